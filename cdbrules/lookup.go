@@ -9,8 +9,8 @@ import (
 
 // Decision is the outcome of a rules lookup.
 type Decision struct {
-	Key   string   // the rule key that matched; "" when none did (the default)
-	Found bool     // a rule matched
+	Key   string // the rule key that matched; "" when none did (the default)
+	Found bool   // a rule matched
 	Deny  bool
 	Env   []string // "VAR=value" from the matched rule, in rule order
 }
