@@ -212,7 +212,13 @@ func (r *Reader) Find(key []byte) (data []byte, found bool, err error) {
 	kpos := hpos + ((h>>8)%hslots)<<3
 	end := hpos + hslots<<3
 	klen := uint32(len(key))
-	for loop := uint32(0); loop < hslots; loop++ {
+	// djb probes up to hslots slots. A corrupt header can claim 2^32 of them
+	// in a table whose end wraps around inside the file, so the probe circles
+	// there: once it has run longer than the file has slots, it is going round
+	// a cycle that holds neither the key nor an empty slot, and djb's answer,
+	// after all his probes, would be "not found". Stop there instead.
+	limit := min(hslots, uint32(len(r.b)/8+2))
+	for loop := uint32(0); loop < limit; loop++ {
 		sh, pos, err := r.uint32s(kpos)
 		if err != nil {
 			return nil, false, err
