@@ -71,7 +71,7 @@ func isMapped(ip [16]byte) bool {
 
 // errAmbiguous6 is an IPv6 prefix whose members' compact text cannot be told
 // apart from non-members' by any text prefix, so no set of keys is exact.
-var errAmbiguous6 = errors.New("IPv6 prefix with a zero group before its last group cannot be compiled exactly")
+var errAmbiguous6 = errors.New("unable to compile this IPv6 prefix exactly (its compact text is ambiguous)")
 
 // cidrKeys gives the keys that make a lookup match exactly the addresses in p,
 // in ascending order, through emit. See docs/rules.md for why these and only
@@ -87,7 +87,8 @@ var errAmbiguous6 = errors.New("IPv6 prefix with a zero group before its last gr
 // too (and "G0:...:Gk:" only while a later, longer zero run can exist, k <= 4).
 // A zero group before Gk makes the prefix inexpressible: the text "a::b:" does
 // not say how many groups "::" stood for. Past /112 the keys are the whole
-// addresses, which are always exact.
+// addresses; one ending in a zero group is refused too, as its text ("a:b::")
+// is also a prefix key.
 func cidrKeys(p netip.Prefix, emit func(key []byte) error) error {
 	p = p.Masked()
 	a, bits := p.Addr(), p.Bits()
@@ -136,7 +137,13 @@ func cidr6Keys(g [8]uint16, bits int, emit func([]byte) error) error {
 		for v := 0; v < spread; v++ {
 			w := int(g[7]) + v
 			ip[14], ip[15] = byte(w>>8), byte(w)
-			if err := emit(appendIP6(key[:0], ip)); err != nil {
+			// An address ending in zero groups is written "...::", which
+			// is also the key of every address starting so.
+			key = appendIP6(key[:0], ip)
+			if key[len(key)-1] == ':' {
+				return errAmbiguous6
+			}
+			if err := emit(key); err != nil {
 				return err
 			}
 		}
@@ -156,6 +163,9 @@ func cidr6Keys(g [8]uint16, bits int, emit func([]byte) error) error {
 		}
 		stem := len(key)
 		if last == 0 {
+			if stem == 0 {
+				key = append(key, ':') // "::" at the start of the text
+			}
 			if err := emit(append(key, ':')); err != nil {
 				return err
 			}
