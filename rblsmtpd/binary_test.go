@@ -19,6 +19,7 @@ import (
 
 	"github.com/ucspi-go/ucspi/internal/fakedns"
 	"github.com/ucspi-go/ucspi/internal/reftest"
+	"github.com/ucspi-go/ucspi/resolver"
 )
 
 func TestMain(m *testing.M) { reftest.Main(m) }
@@ -371,6 +372,47 @@ func TestMatchesReferenceRBLSMTPD(t *testing.T) {
 	}
 }
 
+// TestNoDefaultList: without -r, Debian's rblsmtpd (patch 0002 removed 0.88's
+// rbl.maps.vix.com) and ours consult no list: no query, smtpd runs.
+func TestNoDefaultList(t *testing.T) {
+	srv := fakedns.Start(t, `4.3.2.1.rbl.maps.vix.com. TXT "listed"`)
+	for _, args := range [][]string{{"-b", "-c", "echo", "passed"}, {"-a", "white.test", "echo", "passed"}} {
+		r := reftest.Compare(t, "rblsmtpd", reftest.Cmd{Args: args, Env: env("TCPREMOTEIP=1.2.3.4", "DNSCACHEIP="+srv.IP)})
+		if string(r.Stdout) != "passed\n" {
+			t.Errorf("%q: stdout %q", args, r.Stdout)
+		}
+	}
+	for _, q := range srv.Queries() {
+		if !strings.Contains(q, "white.test") {
+			t.Errorf("query without -r: %s", q)
+		}
+	}
+}
+
+// TestClientGoneMatchesReference: a client that has hung up ends the
+// conversation as under 0.88, by SIGPIPE, after the log line.
+func TestClientGoneMatchesReference(t *testing.T) {
+	var got []string
+	for _, prog := range []string{reftest.Ref(t, "rblsmtpd"), reftest.Ours(t, "rblsmtpd")} {
+		r, w, err := os.Pipe()
+		if err != nil {
+			t.Fatal(err)
+		}
+		r.Close()
+		cmd := exec.Command(prog, "true")
+		cmd.Env = env("TCPREMOTEIP=2001:db8::7", "RBLSMTPD=-no")
+		cmd.Stdin = strings.NewReader(scripts[1])
+		var errOut bytes.Buffer
+		cmd.Stdout, cmd.Stderr = w, &errOut
+		err = cmd.Run()
+		w.Close()
+		got = append(got, fmt.Sprintf("%v %s", err, reftest.Pids(errOut.Bytes())))
+	}
+	if got[0] != got[1] || !strings.Contains(got[0], "broken pipe") {
+		t.Errorf("reference: %q\n     ours: %q", got[0], got[1])
+	}
+}
+
 func TestMatchesReferenceTXT(t *testing.T) {
 	long := strings.Repeat("abcdefghij", 30)
 	srv := fakedns.Start(t,
@@ -466,4 +508,60 @@ func runAll(t *testing.T, prog string, cmds []reftest.Cmd, timeout time.Duration
 		}
 	}
 	return results
+}
+
+// Benchmarks: one client's worth of work, ours side by side with Debian's.
+
+func benchPrograms(b *testing.B, c reftest.Cmd) {
+	for _, p := range []struct{ name, path string }{
+		{"ours", reftest.Ours(b, "rblsmtpd")},
+		{"reference", reftest.Ref(b, "rblsmtpd")},
+	} {
+		b.Run(p.name, func(b *testing.B) {
+			for b.Loop() {
+				cmd := exec.Command(p.path, c.Args...)
+				cmd.Env, cmd.Stdin = c.Env, bytes.NewReader(c.Stdin)
+				if err := cmd.Run(); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
+
+// BenchmarkRejectAtOnce: $RBLSMTPD blocks, -t0: start, log, reply, exit.
+func BenchmarkRejectAtOnce(b *testing.B) {
+	benchPrograms(b, reftest.Cmd{Args: []string{"-t0", "true"}, Env: env("TCPREMOTEIP=1.2.3.4", "RBLSMTPD=-no")})
+}
+
+// BenchmarkConversation: a blocked client's whole session.
+func BenchmarkConversation(b *testing.B) {
+	benchPrograms(b, reftest.Cmd{Args: []string{"true"}, Stdin: []byte(scripts[1]), Env: env("TCPREMOTEIP=1.2.3.4", "RBLSMTPD=no")})
+}
+
+// BenchmarkPass: a client let through without a lookup: start, exec smtpd.
+func BenchmarkPass(b *testing.B) {
+	benchPrograms(b, reftest.Cmd{Args: []string{"/bin/true"}, Env: env("TCPREMOTEIP=1.2.3.4", "RBLSMTPD=")})
+}
+
+// BenchmarkThreeLists: a clean client checked against three lists (each
+// answering NXDOMAIN from a local server), then smtpd.
+func BenchmarkThreeLists(b *testing.B) {
+	srv := fakedns.Start(b)
+	benchPrograms(b, reftest.Cmd{
+		Args: []string{"-r", "one.test", "-r", "two.test", "-r", "three.test:x", "/bin/true"},
+		Env:  env("TCPREMOTEIP=1.2.3.4", "DNSCACHEIP="+srv.IP),
+	})
+}
+
+// BenchmarkDecide: the three-list decision in process, without the start-up.
+func BenchmarkDecide(b *testing.B) {
+	srv := fakedns.Start(b)
+	b.Setenv("DNSCACHEIP", srv.IP)
+	l := &Lists{Sources: src("-r one.test -r two.test -r three.test:x"), Resolver: resolver.New(), Timeout: 5 * time.Second}
+	for b.Loop() {
+		if v := Decide(context.Background(), nil, "1.2.3.4", l); v.Block {
+			b.Fatal(v)
+		}
+	}
 }

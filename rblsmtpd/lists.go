@@ -144,6 +144,11 @@ func (l *Lists) lookup(ctx context.Context, s Source, ip netip.Addr) answer {
 		defer cancel()
 	}
 	name := QueryName(ip, s.Base)
+	if !Queryable(name) {
+		// Go's resolver calls such a name "not found" without asking anyone;
+		// a base that cannot be asked is a failed lookup, for -c to catch.
+		return answer{failed: true}
+	}
 	if !s.Allow && !s.HasMessage {
 		// A TXT list, as in 0.88: every string of every record, joined; an
 		// empty text is no listing.

@@ -120,6 +120,10 @@ func TestDecideWithLists(t *testing.T) {
 		{"1.2.3.4", "-c -a fail.test -b -r txt.test", block(451, "listed: see http://txt.test/?1.2.3.4")},
 		{"1.2.3.4", "-c -a fail.test -r nx.test", pass},
 		{"1.2.3.4", "-r fail.test -r fail2.test", pass},
+		// A base no query can be made under fails every lookup.
+		{"1.2.3.4", "-r bad..test", pass},
+		{"1.2.3.4", "-c -r bad..test", block(451, LookupError)},
+		{"1.2.3.4", "-c -r _ -r txt.test", block(451, LookupError)},
 		// A server that never answers is a failed lookup after the timeout.
 		{"1.2.3.4", "-r silent.test", pass},
 		{"1.2.3.4", "-c -r silent.test", block(451, LookupError)},
