@@ -109,12 +109,14 @@ func Serve(pid string, opt Options) {
 		ready := func(i int) bool { return i >= 0 && fds[i].Revents != 0 }
 
 		switch {
+		case in.state == reading && ready(inFrom):
+			// First, as in 0.88: what is there already is read and recorded
+			// even if the program has gone, and fails when passed on.
+			in.read(rec)
 		case in.state == reading && ready(inTo):
 			// The program closed its input (or exited): what is still to come
 			// on descriptor 0 has nowhere to go.
 			in.stop()
-		case in.state == reading && ready(inFrom):
-			in.read(rec)
 		case in.state == writing && ready(inTo):
 			in.write()
 		}
