@@ -360,3 +360,15 @@ func TestSubcommand(t *testing.T) {
 		t.Errorf("ucspi recordio: %q %q %d", r.Stdout, r.Stderr, r.Code)
 	}
 }
+
+// TestStrayMarker: the relay's variable in a user's environment does not turn
+// recordio into a relay.
+func TestStrayMarker(t *testing.T) {
+	r := reftest.Run(t, "/bin/sh", reftest.Cmd{
+		Args: []string{"-c", `"$0" sh -c 'echo hi' 3<&0 4<&0`, reftest.Ours(t, "recordio")},
+		Env:  []string{"PATH=/usr/bin:/bin", helperEnv + "=1"},
+	})
+	if string(r.Stdout) != "hi\n" || r.Code != 0 {
+		t.Errorf("with %s set: %q %q %d", helperEnv, r.Stdout, r.Stderr, r.Code)
+	}
+}

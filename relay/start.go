@@ -98,8 +98,10 @@ func self() string {
 // Helper reports whether this process is a relay started by Start, and if so the
 // pid of the program it serves.
 func Helper() (pid string, ok bool) {
+	// Start gives the relay that one variable and nothing else, and pipes on
+	// descriptors 3 and 4: a stray variable alone does not make a relay.
 	pid, ok = os.LookupEnv(helperEnv)
-	if !ok || !isPipe(toProgram) || !isPipe(fromProgram) {
+	if !ok || len(os.Environ()) != 1 || !isPipe(toProgram) || !isPipe(fromProgram) {
 		return "", false
 	}
 	return pid, true
