@@ -103,8 +103,10 @@ func Serve(pid string, opt Options) {
 			outTo = len(fds)
 			fds = append(fds, unix.PollFd{Fd: 1, Events: unix.POLLOUT})
 		}
-		if _, err := unix.Poll(fds, -1); err != nil {
-			continue // EINTR; nothing else can go wrong with these arguments
+		if _, err := unix.Poll(fds, -1); err == unix.EINTR {
+			continue // the Go runtime's own signals interrupt poll
+		} else if err != nil {
+			return // out of memory, say: give up rather than spin
 		}
 		ready := func(i int) bool { return i >= 0 && fds[i].Revents != 0 }
 
