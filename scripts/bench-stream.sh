@@ -9,7 +9,8 @@
 #
 # Environment: BENCH_MB (input size, default 1024), BENCH_ROUNDS (default 5),
 # UCSPI_REF_DIR (where Debian's tools are, default /usr/bin). Without a binary
-# argument, ucspi is built from this checkout.
+# argument, it uses bin/ucspi (what make builds) or builds ucspi from this
+# checkout.
 set -euo pipefail
 
 size_mb=${BENCH_MB:-1024}
@@ -22,8 +23,10 @@ trap 'rm -rf "$tmp"' EXIT
 
 if [ $# -ge 1 ]; then
   bin=$(realpath "$1")
+elif [ -x "$root/bin/ucspi" ]; then
+  bin=$root/bin/ucspi
 else
-  (cd "$root" && go build -o "$tmp/ucspi" .)
+  (cd "$root" && CGO_ENABLED=0 go build -o "$tmp/ucspi" .)
   bin=$tmp/ucspi
 fi
 for tool in addcr delcr; do
