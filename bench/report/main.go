@@ -32,6 +32,7 @@ import (
 type line struct {
 	Label     string   `json:"label"`
 	ConnsPerS *float64 `json:"conns_per_s"`
+	Conns     int64    `json:"conns"`
 	Errors    int64    `json:"errors"`
 	P99us     float64  `json:"p99_us"`
 	MaxUs     float64  `json:"max_us"`
@@ -46,6 +47,7 @@ type samples struct {
 	values []float64
 	p99s   []float64
 	maxUs  float64
+	conns  int64
 	errors int64
 	loads  int // how many of the samples came from loadgen
 }
@@ -124,6 +126,7 @@ func read(in io.Reader) (*results, error) {
 			c.p99s = append(c.p99s, l.P99us)
 			c.maxUs = max(c.maxUs, l.MaxUs)
 			c.errors += l.Errors
+			c.conns += l.Conns
 			c.loads++
 			continue
 		}
@@ -306,7 +309,7 @@ func (r *results) targets(w io.Writer) {
 		switch {
 		case ours == nil:
 		case t.zeroErrors:
-			measured = fmt.Sprintf("%d errors in %d runs (%s conns/s, max %s ms)", ours.errors, len(ours.values), num(median(ours.values)), num(ours.maxUs/1000))
+			measured = fmt.Sprintf("%d errors in %d connections (%s conns/s, slowest %s ms)", ours.errors, ours.conns, num(median(ours.values)), num(ours.maxUs/1000))
 			met = yes(ours.errors == 0)
 		default:
 			ref := r.cell(t.section, t.row, t.against)
@@ -441,6 +444,12 @@ func main() {
 		h.Write(head.Bytes())
 		fmt.Fprintf(&h, "All figures, the machine and how to read them: [%s](%s).\n\n", *link, *link)
 		r.targets(&h)
+		for _, s := range r.sections {
+			if s.name == "Connections per second" {
+				fmt.Fprintln(&h)
+				s.table(&h)
+			}
+		}
 		if err := splice(*readme, h.Bytes()); err != nil {
 			fatal(err)
 		}
