@@ -66,14 +66,26 @@ func startCmd(t testing.TB, cmd *exec.Cmd, env []string) *server {
 	}
 	cmd.Env = env
 	s := &server{t: t, cmd: cmd, log: &logBuffer{}, exited: make(chan struct{}), stdout: make(chan struct{})}
-	cmd.Stderr = s.log
+	// A pipe of our own for stderr, so that Wait does not wait for the
+	// programs, which inherit it, to end.
+	logr, logw, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd.Stderr = logw
 	out, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := cmd.Start(); err != nil {
+	err = cmd.Start()
+	logw.Close()
+	if err != nil {
 		t.Fatal(err)
 	}
+	go func() {
+		io.Copy(s.log, logr)
+		logr.Close()
+	}()
 	go func() {
 		cmd.Wait()
 		s.state = cmd.ProcessState
