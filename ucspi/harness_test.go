@@ -221,6 +221,7 @@ type exchange struct {
 // scenario is what both servers are put through.
 type scenario struct {
 	args  []string // tcpserver's arguments after -1
+	ours  []string // ours's, where they differ
 	env   []string
 	host  string // where clients connect; "" is 127.0.0.1
 	setup func()
@@ -302,6 +303,9 @@ func (sc scenario) run(t *testing.T, prog string) outcome {
 func (sc scenario) compare(t *testing.T, ref string) outcome {
 	t.Helper()
 	want := sc.run(t, ref)
+	if sc.ours != nil {
+		sc.args = sc.ours
+	}
 	got := sc.run(t, reftest.Ours(t, "tcpserver"))
 	for i := range want.replies {
 		if got.replies[i] != want.replies[i] {
