@@ -176,11 +176,7 @@ func (s *Server) acceptLoop() {
 		}
 		pacing.succeeded()
 		s.kids.add()
-		if s.quick() {
-			s.serve(fd, remote, scope)
-		} else {
-			go s.serve(fd, remote, scope)
-		}
+		go s.serve(fd, remote, scope)
 	}
 }
 
@@ -217,13 +213,6 @@ func transient(err error) bool {
 		return true
 	}
 	return false
-}
-
-// quick says whether a connection's work needs nothing that can wait on the
-// network (DNS, ident), so that the accept loop may do it itself instead of
-// handing it to a goroutine.
-func (s *Server) quick() bool {
-	return !s.RemoteHost && !s.RemoteInfo && s.LocalHost != nil
 }
 
 // remoteText is the peer's address as the log's "from" line shows it.
