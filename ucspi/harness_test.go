@@ -66,14 +66,26 @@ func startCmd(t testing.TB, cmd *exec.Cmd, env []string) *server {
 	}
 	cmd.Env = env
 	s := &server{t: t, cmd: cmd, log: &logBuffer{}, exited: make(chan struct{}), stdout: make(chan struct{})}
-	cmd.Stderr = s.log
+	// A pipe of our own for stderr, so that Wait does not wait for the
+	// programs, which inherit it, to end.
+	logr, logw, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd.Stderr = logw
 	out, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := cmd.Start(); err != nil {
+	err = cmd.Start()
+	logw.Close()
+	if err != nil {
 		t.Fatal(err)
 	}
+	go func() {
+		io.Copy(s.log, logr)
+		logr.Close()
+	}()
 	go func() {
 		cmd.Wait()
 		s.state = cmd.ProcessState
@@ -209,6 +221,7 @@ type exchange struct {
 // scenario is what both servers are put through.
 type scenario struct {
 	args  []string // tcpserver's arguments after -1
+	ours  []string // ours's, where they differ
 	env   []string
 	host  string // where clients connect; "" is 127.0.0.1
 	setup func()
@@ -290,6 +303,9 @@ func (sc scenario) run(t *testing.T, prog string) outcome {
 func (sc scenario) compare(t *testing.T, ref string) outcome {
 	t.Helper()
 	want := sc.run(t, ref)
+	if sc.ours != nil {
+		sc.args = sc.ours
+	}
 	got := sc.run(t, reftest.Ours(t, "tcpserver"))
 	for i := range want.replies {
 		if got.replies[i] != want.replies[i] {

@@ -168,22 +168,34 @@ func djbIPv4(host string) (ip netip.Addr, literal bool) {
 	return netip.AddrFrom4([4]byte(out[:4])), true
 }
 
-// Listener is tcpserver's listening socket, blocking, so that what it accepts
-// is blocking too, as the programs it runs expect.
+// Listener is tcpserver's listening socket. It is non-blocking and waits in
+// Go's poller, so that the accepting goroutine parks instead of holding its
+// thread in accept (which made the runtime hand the thread's other goroutines
+// to another thread at every connection); what it accepts is blocking all the
+// same, accept4 giving new sockets their own flags.
 type Listener struct {
 	fd    int
+	file  *os.File
+	raw   syscall.RawConn
 	Addr  netip.AddrPort // the bound address; its port is the real one for port 0
 	inet6 bool
+
+	// Accept's results, set by accept from inside raw.Read.
+	sa       syscall.RawSockaddrAny
+	accepted int
+	errno    syscall.Errno
+	accept   func(uintptr) bool
 }
 
 // Listen binds ip:port (with SO_REUSEADDR, as 0.88) and listens. The IPv6
 // wildcard accepts IPv4 peers too; where the kernel has no IPv6 it falls back
 // to the IPv4 wildcard. iface is the -I interface for a link-local address.
 func Listen(ip netip.Addr, port uint16, backlog uint64, iface string) (*Listener, error) {
-	fd, err := syscall.Socket(family(ip), syscall.SOCK_STREAM|syscall.SOCK_CLOEXEC, 0)
+	const flags = syscall.SOCK_STREAM | syscall.SOCK_CLOEXEC | syscall.SOCK_NONBLOCK
+	fd, err := syscall.Socket(family(ip), flags, 0)
 	if err != nil && ip == netip.IPv6Unspecified() {
 		ip = netip.IPv4Unspecified()
-		fd, err = syscall.Socket(family(ip), syscall.SOCK_STREAM|syscall.SOCK_CLOEXEC, 0)
+		fd, err = syscall.Socket(family(ip), flags, 0)
 	}
 	if err != nil {
 		return nil, exit.FatalSys(exit.Temporary, err, "unable to create socket: ")
@@ -205,6 +217,18 @@ func Listen(ip netip.Addr, port uint16, backlog uint64, iface string) (*Listener
 	if err := syscall.Listen(fd, int(backlog)); err != nil {
 		syscall.Close(fd)
 		return nil, exit.FatalSys(exit.Temporary, err, "unable to listen: ")
+	}
+	l.file = os.NewFile(uintptr(fd), "tcpserver")
+	if l.raw, err = l.file.SyscallConn(); err != nil {
+		l.file.Close()
+		return nil, exit.FatalSys(exit.Temporary, err, "unable to listen: ")
+	}
+	l.accept = func(fd uintptr) bool {
+		n := uint32(unsafe.Sizeof(l.sa))
+		r, _, e := syscall.Syscall6(syscall.SYS_ACCEPT4, fd, uintptr(unsafe.Pointer(&l.sa)),
+			uintptr(unsafe.Pointer(&n)), syscall.SOCK_CLOEXEC, 0, 0)
+		l.accepted, l.errno = int(r), e
+		return e != syscall.EAGAIN
 	}
 	return l, nil
 }
@@ -242,25 +266,20 @@ func (l *Listener) bind(ip netip.Addr, port uint16, iface string) error {
 }
 
 // Close closes the listening socket.
-func (l *Listener) Close() error { return syscall.Close(l.fd) }
+func (l *Listener) Close() error { return l.file.Close() }
 
-// Accept takes the next connection: a blocking, close-on-exec descriptor, the
-// peer's address and, for a link-local IPv6 peer, its interface index.
+// Accept takes the next connection, waiting for one: a blocking, close-on-exec
+// descriptor, the peer's address and, for a link-local IPv6 peer, its
+// interface index. Only the accept loop calls it.
 func (l *Listener) Accept() (fd int, remote netip.AddrPort, scope uint32, err error) {
-	var sa syscall.RawSockaddrAny
-	n := uint32(unsafe.Sizeof(sa))
-	for {
-		r, _, e := syscall.Syscall6(syscall.SYS_ACCEPT4, uintptr(l.fd), uintptr(unsafe.Pointer(&sa)),
-			uintptr(unsafe.Pointer(&n)), syscall.SOCK_CLOEXEC, 0, 0)
-		if e == syscall.EINTR {
-			continue
-		}
-		if e != 0 {
-			return -1, netip.AddrPort{}, 0, e
-		}
-		remote, scope = rawAddr(&sa)
-		return int(r), remote, scope, nil
+	if err := l.raw.Read(l.accept); err != nil {
+		return -1, netip.AddrPort{}, 0, err
 	}
+	if l.errno != 0 {
+		return -1, netip.AddrPort{}, 0, l.errno
+	}
+	remote, scope = rawAddr(&l.sa)
+	return l.accepted, remote, scope, nil
 }
 
 // localAddr is the connection's own address: the listening address itself

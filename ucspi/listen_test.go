@@ -6,8 +6,11 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
+	"syscall"
 	"testing"
+	"time"
 
 	"github.com/ucspi-go/ucspi/exit"
 )
@@ -129,5 +132,38 @@ func TestLogLines(t *testing.T) {
 	}
 	if got := string(appendEnd(appendStatus(nil, 3, 40), 12, 25600)); got != "tcpserver: status: 3/40\ntcpserver: end 12 status 25600\n" {
 		t.Errorf("status and end: %q", got)
+	}
+}
+
+func TestAcceptBackoff(t *testing.T) {
+	var b backoff
+	now := time.Unix(1e9, 0)
+	var pauses []time.Duration
+	warnings := 0
+	for i := 0; i < 12; i++ {
+		pause, warning := b.failed(syscall.EMFILE, now)
+		pauses = append(pauses, pause)
+		if warning != "" {
+			warnings++
+			if warning != "tcpserver: warning: unable to accept: process cannot open more files\n" {
+				t.Errorf("warning %q", warning)
+			}
+		}
+		now = now.Add(pause)
+	}
+	ms := time.Millisecond
+	want := []time.Duration{5 * ms, 10 * ms, 20 * ms, 40 * ms, 80 * ms, 160 * ms, 320 * ms, 640 * ms, 1000 * ms, 1000 * ms, 1000 * ms, 1000 * ms}
+	if !slices.Equal(pauses, want) || warnings != 1 {
+		t.Errorf("pauses %v, %d warnings; want %v and 1", pauses, warnings, want)
+	}
+	b.succeeded()
+	if pause, warning := b.failed(syscall.ENFILE, now.Add(30*time.Second)); pause != 5*ms || warning != "" {
+		t.Errorf("after a success: %v %q; want 5ms and no warning within the minute", pause, warning)
+	}
+	if _, warning := b.failed(syscall.ENFILE, now.Add(2*time.Minute)); warning == "" {
+		t.Error("no warning a minute later")
+	}
+	if pause, warning := b.failed(syscall.ECONNABORTED, now); pause != 0 || warning != "" {
+		t.Errorf("an abandoned connection: %v %q", pause, warning)
 	}
 }

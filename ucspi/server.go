@@ -160,39 +160,49 @@ func fcntl(fd, cmd int) (int, error) {
 }
 
 // acceptLoop is 0.88's main loop: wait while limit connections are in hand,
-// accept, start the connection's work. An accept that fails for want of
-// descriptors or memory is retried after a pause growing from 5 ms to 1 s,
-// warned about once per run of failures; a connection the peer abandoned
-// before we took it is simply skipped.
+// accept, start the connection's work.
 func (s *Server) acceptLoop() {
-	pause := time.Duration(0)
+	var pacing backoff
 	for {
 		s.kids.waitRoom()
 		fd, remote, scope, err := s.listener.Accept()
 		if err != nil {
-			if transient(err) {
-				continue
-			}
-			if pause == 0 {
-				if s.log.verbosity >= 1 {
-					s.log.write([]byte("tcpserver: warning: unable to accept: " + exit.Reason(err) + "\n"))
-				}
-				pause = 5 * time.Millisecond
-			} else if pause < time.Second {
-				pause = min(2*pause, time.Second)
+			pause, warning := pacing.failed(err, time.Now())
+			if s.log.verbosity >= 1 && warning != "" {
+				s.log.write([]byte(warning))
 			}
 			time.Sleep(pause)
 			continue
 		}
-		pause = 0
+		pacing.succeeded()
 		s.kids.add()
-		if s.quick() {
-			s.serve(fd, remote, scope)
-		} else {
-			go s.serve(fd, remote, scope)
-		}
+		go s.serve(fd, remote, scope)
 	}
 }
+
+// backoff paces accept after failures of the server's own (out of descriptors
+// or memory), where 0.88 retried at once and spun: a pause growing from 5 ms
+// to 1 s, and a warning at most once a minute. A connection its peer abandoned
+// before we took it is skipped at once, in silence.
+type backoff struct {
+	pause  time.Duration
+	warned time.Time
+}
+
+// failed returns how long to wait after err, and the warning to print, if any.
+func (b *backoff) failed(err error, now time.Time) (time.Duration, string) {
+	if transient(err) {
+		return 0, ""
+	}
+	b.pause = min(max(2*b.pause, 5*time.Millisecond), time.Second)
+	if !b.warned.IsZero() && now.Sub(b.warned) < time.Minute {
+		return b.pause, ""
+	}
+	b.warned = now
+	return b.pause, "tcpserver: warning: unable to accept: " + exit.Reason(err) + "\n"
+}
+
+func (b *backoff) succeeded() { b.pause = 0 }
 
 // transient errors concern one connection that is already gone.
 func transient(err error) bool {
@@ -203,13 +213,6 @@ func transient(err error) bool {
 		return true
 	}
 	return false
-}
-
-// quick says whether a connection's work needs nothing that can wait on the
-// network (DNS, ident), so that the accept loop may do it itself instead of
-// handing it to a goroutine.
-func (s *Server) quick() bool {
-	return !s.RemoteHost && !s.RemoteInfo && s.LocalHost != nil
 }
 
 // remoteText is the peer's address as the log's "from" line shows it.

@@ -264,3 +264,51 @@ func TestIDs(t *testing.T) {
 		scenario{args: args, env: pathEnv("UID=65534", "GID=65534"), conns: []exchange{{}}}.compare(t, ref)
 	}
 }
+
+// TestIPv6 compares ours with Debian's ucspi-tcp-ipv6 where they mean to agree:
+// IPv6 peers, the dual-stack wildcard, -6, rules with IPv6 keys; and -4 with
+// 0.88 itself.
+func TestIPv6(t *testing.T) {
+	ref6 := reftest.Ref6(t, "tcpserver")
+	if ln, err := net.Listen("tcp6", "[::1]:0"); err != nil {
+		t.Skipf("no IPv6 loopback: %v", err)
+	} else {
+		ln.Close()
+	}
+	dir := t.TempDir()
+	print := script(t, dir, "print", printEnv)
+	cdb := filepath.Join(dir, "rules6.cdb")
+	rules := func() {
+		r := reftest.Run(t, reftest.Ref6(t, "tcprules"), reftest.Cmd{Args: []string{cdb, cdb + ".tmp"},
+			Stdin: []byte("::1:allow,SIX=\"yes\"\n127.0.0.1:allow,FOUR=\"yes\"\n:deny\n")})
+		if r.Code != 0 {
+			t.Fatalf("tcprules: %s", r.Stderr)
+		}
+	}
+	for _, sc := range []scenario{
+		{args: []string{"-v", "-RHl0", "::1", "0", print}, host: "::1", conns: []exchange{{}, {send: "x"}}},
+		{args: []string{"-v", "-RHl0", "-B", "hi", "0", "0", print}, host: "::1", conns: []exchange{{}}},
+		{args: []string{"-RHl0", "0", "0", print}, host: "127.0.0.1", conns: []exchange{{}}},
+		{args: []string{"-RHl0", "", "0", print}, host: "::1", conns: []exchange{{}}},
+		{args: []string{"-v", "-6", "-RHl0", "0", "0", print}, host: "127.0.0.1", conns: []exchange{{}}},
+		{args: []string{"-v", "-6", "-RHl0", "0", "0", print}, host: "::1", conns: []exchange{{}}},
+		{args: []string{"-v", "-RHl0", "-x", cdb, "0", "0", print}, host: "::1", setup: rules, conns: []exchange{{}}},
+		{args: []string{"-RHl0", "-x", cdb, "0", "0", print}, host: "127.0.0.1", setup: rules, conns: []exchange{{}}},
+	} {
+		sc.compare(t, ref6)
+	}
+	// -4 is 0.88 itself, IPv6 peers turned away.
+	ref := reftest.Ref(t, "tcpserver")
+	scenario{args: []string{"-v", "-RHl0", "0", "0", print}, ours: []string{"-v", "-4", "-RHl0", "0", "0", print},
+		conns: []exchange{{}}}.compare(t, ref)
+	s := startServer(t, reftest.Ours(t, "tcpserver"), nil, "-4", "-RHl0", "0", "0", print)
+	if c, err := net.Dial("tcp", s.addr("::1")); err == nil {
+		c.Close()
+		t.Error("-4 accepted an IPv6 connection")
+	}
+	// Bracketed literals, which the reference resolves through the DNS.
+	s = startServer(t, reftest.Ours(t, "tcpserver"), nil, "-RHl0", "[::1]", "0", print)
+	if out, _ := talk(t, s.addr("::1"), "", ""); !strings.Contains(out, "\nTCPLOCALIP=::1\n") {
+		t.Errorf("[::1]: %s", out)
+	}
+}
