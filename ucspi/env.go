@@ -1,0 +1,122 @@
+// Package ucspi is the protocol code tcpserver and tcpclient share: what a
+// program is told about its connection (the UCSPI environment variables), the
+// RFC 1413 lookup behind TCPREMOTEINFO, and the server's listen, accept and spawn.
+package ucspi
+
+import (
+	"net/netip"
+	"strconv"
+	"strings"
+)
+
+// Conn is what the environment tells a program about its TCP connection.
+type Conn struct {
+	Local, Remote netip.AddrPort
+	// nil means unknown: the variable is unset, not empty, as under 0.88.
+	LocalHost, RemoteHost, RemoteInfo *string
+	// Six adds the TCP6* variables that ucspi-tcp-ipv6's tcpserver sets, where an
+	// IPv4 peer appears as an IPv4-mapped address.
+	Six bool
+}
+
+// Known wraps s as a known value for Conn's optional fields.
+func Known(s string) *string { return &s }
+
+// IPText is an address as 0.88 and its IPv6 patch print it: a dotted quad for
+// IPv4 (mapped or not), the compact form for IPv6.
+func IPText(a netip.Addr) string { return a.Unmap().String() }
+
+// Proto is "TCP" for an IPv4 peer and "TCP6" for an IPv6 one.
+func (c *Conn) Proto() string {
+	if c.Remote.Addr().Unmap().Is4() {
+		return "TCP"
+	}
+	return "TCP6"
+}
+
+// names lists every variable Conn may set, so Environ can drop stale copies the
+// parent inherited (a TCPREMOTEHOST from an outer tcpserver must not leak).
+var names = []string{
+	"PROTO",
+	"TCPLOCALIP", "TCPLOCALPORT", "TCPLOCALHOST",
+	"TCPREMOTEIP", "TCPREMOTEPORT", "TCPREMOTEHOST", "TCPREMOTEINFO",
+	"TCP6LOCALIP", "TCP6LOCALPORT", "TCP6LOCALHOST",
+	"TCP6REMOTEIP", "TCP6REMOTEPORT", "TCP6REMOTEHOST", "TCP6REMOTEINFO",
+}
+
+// Vars returns the connection's variables as "NAME=value", in the order 0.88
+// sets them; the unknown ones are left out.
+func (c *Conn) Vars() []string {
+	vars := make([]string, 0, 16)
+	add := func(name string, value *string) {
+		if value != nil {
+			vars = append(vars, name+"="+*value)
+		}
+	}
+	both := func(name string, value, value6 *string) {
+		add("TCP"+name, value)
+		if c.Six {
+			add("TCP6"+name, value6)
+		}
+	}
+	six := func(a netip.Addr) *string {
+		if a.Is4() {
+			a = netip.AddrFrom16(a.As16())
+		}
+		return Known(a.String())
+	}
+	local, remote := c.Local.Addr(), c.Remote.Addr()
+	lport, rport := Known(strconv.Itoa(int(c.Local.Port()))), Known(strconv.Itoa(int(c.Remote.Port())))
+	add("PROTO", Known(c.Proto()))
+	both("LOCALIP", Known(IPText(local)), six(local))
+	both("LOCALPORT", lport, lport)
+	both("LOCALHOST", c.LocalHost, c.LocalHost)
+	both("REMOTEIP", Known(IPText(remote)), six(remote))
+	both("REMOTEPORT", rport, rport)
+	both("REMOTEHOST", c.RemoteHost, c.RemoteHost)
+	both("REMOTEINFO", c.RemoteInfo, c.RemoteInfo)
+	return vars
+}
+
+// Environ returns base with the connection's variables in place of any it
+// inherited, then extra (a rule's VAR=value settings, which win over ours since
+// 0.88 applies them last).
+func (c *Conn) Environ(base []string, extra ...string) []string {
+	return Environment(base, append(c.Vars(), extra...))
+}
+
+// Environment is base with every variable named in set removed, every
+// connection variable removed, then set appended in order; a later entry in set
+// overrides an earlier one with the same name.
+func Environment(base []string, set []string) []string {
+	drop := make(map[string]bool, len(names)+len(set))
+	for _, n := range names {
+		drop[n] = true
+	}
+	for _, kv := range set {
+		drop[nameOf(kv)] = true
+	}
+	env := make([]string, 0, len(base)+len(set))
+	for _, kv := range base {
+		if !drop[nameOf(kv)] {
+			env = append(env, kv)
+		}
+	}
+	seen := make(map[string]int, len(set))
+	for _, kv := range set {
+		if i, ok := seen[nameOf(kv)]; ok {
+			env[i] = kv
+			continue
+		}
+		seen[nameOf(kv)] = len(env)
+		env = append(env, kv)
+	}
+	return env
+}
+
+func nameOf(kv string) string {
+	if i := strings.IndexByte(kv, '='); i >= 0 {
+		return kv[:i]
+	}
+	return kv
+}
