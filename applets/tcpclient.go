@@ -222,8 +222,10 @@ func holdDescriptors(fds ...int) {
 // missing number is 0.
 type connTimeout [2]uint64
 
-func (t *connTimeout) String() string { return strconv.FormatUint(t[0], 10) + "+" + strconv.FormatUint(t[1], 10) }
-func (t *connTimeout) Type() string   { return "x+y" }
+func (t *connTimeout) String() string {
+	return strconv.FormatUint(t[0], 10) + "+" + strconv.FormatUint(t[1], 10)
+}
+func (t *connTimeout) Type() string { return "x+y" }
 func (t *connTimeout) Set(s string) error {
 	x, digits := ScanUlong(s)
 	s = strings.TrimPrefix(s[digits:], "+")
