@@ -65,6 +65,11 @@ func tcpclientSetup(fs *pflag.FlagSet) Runner {
 	Ulong(fs, &o.infoTimeout, 26, "timeout-info", "t", "give up on the ident server after this many seconds")
 	fs.StringVarP(&o.iface, "interface", "I", "", "the interface of a link-local IPv6 address")
 	return func(s *Stdio, operands []string) error {
+		// 0.88 rejects a bad -i while still reading its options, before -q
+		// has silenced anything.
+		if _, ok := localAddress(o.localIP); !ok && o.localIP != "" {
+			return exit.Usage()
+		}
 		var errs io.Writer = s.Err
 		if o.verbosity == 0 {
 			errs = io.Discard
@@ -82,10 +87,7 @@ func tcpclient(o *clientOptions, errs io.Writer, operands []string) error {
 	// The program gets the socket as descriptors 6 and 7: hold them now so
 	// the Go runtime's own descriptors cannot land there meanwhile.
 	holdDescriptors(6, 7)
-	c, err := o.client(errs)
-	if err != nil {
-		return err
-	}
+	c := o.client(errs)
 	if len(operands) < 3 {
 		return exit.Usage()
 	}
@@ -114,9 +116,8 @@ func tcpclient(o *clientOptions, errs io.Writer, operands []string) error {
 	return exit.FatalSys(exit.Temporary, err, "unable to run ", program[0], ": ")
 }
 
-// client turns the options into a ucspi.Client; a bad -i is a usage error, as
-// in 0.88.
-func (o *clientOptions) client(errs io.Writer) (*ucspi.Client, error) {
+// client turns the options into a ucspi.Client.
+func (o *clientOptions) client(errs io.Writer) *ucspi.Client {
 	c := &ucspi.Client{
 		IPv4Only:    o.four,
 		Six:         o.six,
@@ -132,13 +133,9 @@ func (o *clientOptions) client(errs io.Writer) (*ucspi.Client, error) {
 		Warn:        errs,
 	}
 	if o.localIP != "" {
-		ip, ok := localAddress(o.localIP)
-		if !ok {
-			return nil, exit.Usage()
-		}
-		c.Local = ip
+		c.Local, _ = localAddress(o.localIP)
 	}
-	return c, nil
+	return c
 }
 
 // localAddress reads -i's argument: an IPv4 address read as djb's ip4_scan
