@@ -73,15 +73,15 @@ func probe() int {
 		fmt.Fprintf(w, "open descriptors: %v\n", fds)
 	}
 	// The server speaks first, then answers our line, then hangs up.
-	fmt.Fprintf(w, "server: %q\n", readLine(6))
+	fmt.Fprintf(w, "server: %q\n", probeReadLine(6))
 	unix.Write(7, []byte("ping\n"))
-	fmt.Fprintf(w, "server: %q\n", readLine(6))
+	fmt.Fprintf(w, "server: %q\n", probeReadLine(6))
 	return 0
 }
 
-// readLine reads fd a byte at a time up to a newline, so nothing past it is
+// probeReadLine reads fd a byte at a time up to a newline, so nothing past it is
 // taken away from whoever reads next.
-func readLine(fd int) string {
+func probeReadLine(fd int) string {
 	var line []byte
 	b := make([]byte, 1)
 	for {
@@ -96,9 +96,9 @@ func readLine(fd int) string {
 	}
 }
 
-// talker is a server on addr (port 0: any) that greets, answers a line, and
+// probeServer is a server on addr (port 0: any) that greets, answers a line, and
 // hangs up: the probe's counterpart.
-func talker(t *testing.T, addr string) uint16 {
+func probeServer(t *testing.T, addr string) uint16 {
 	t.Helper()
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
@@ -123,9 +123,9 @@ func talker(t *testing.T, addr string) uint16 {
 	return netip.MustParseAddrPort(ln.Addr().String()).Port()
 }
 
-// identServer answers RFC 1413 questions on ip:113 with user, or never
+// identTestServer answers RFC 1413 questions on ip:113 with user, or never
 // answers if user is "".
-func identServer(t *testing.T, ip, user string) {
+func identTestServer(t *testing.T, ip, user string) {
 	t.Helper()
 	ln, err := net.Listen("tcp", net.JoinHostPort(ip, "113"))
 	if err != nil {
@@ -152,8 +152,8 @@ func identServer(t *testing.T, ip, user string) {
 	}()
 }
 
-// freePort is a port on ip that nothing uses at the moment.
-func freePort(t *testing.T, ip string) uint16 {
+// clientTestPort is a port on ip that nothing uses at the moment.
+func clientTestPort(t *testing.T, ip string) uint16 {
 	t.Helper()
 	ln, err := net.Listen("tcp", net.JoinHostPort(ip, "0"))
 	if err != nil {
@@ -163,9 +163,9 @@ func freePort(t *testing.T, ip string) uint16 {
 	return netip.MustParseAddrPort(ln.Addr().String()).Port()
 }
 
-// fullListener listens on ip with a backlog of 0 and never accepts, then
+// backlogFullListener listens on ip with a backlog of 0 and never accepts, then
 // fills the queue, so that further connection attempts time out.
-func fullListener(t *testing.T, ip string, port uint16) uint16 {
+func backlogFullListener(t *testing.T, ip string, port uint16) uint16 {
 	t.Helper()
 	fd, err := unix.Socket(unix.AF_INET, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
 	if err != nil {
@@ -234,9 +234,9 @@ var (
 	}
 )
 
-// compareRuns runs the reference and ours, each with a command line of its
+// compareClientRuns runs the reference and ours, each with a command line of its
 // own (fresh local ports), and fails on any difference after normalising.
-func compareRuns(t *testing.T, ref, ours string, cmd func() reftest.Cmd, norm ...reftest.Normalizer) reftest.Result {
+func compareClientRuns(t *testing.T, ref, ours string, cmd func() reftest.Cmd, norm ...reftest.Normalizer) reftest.Result {
 	t.Helper()
 	want := reftest.Run(t, ref, cmd())
 	got := reftest.Run(t, ours, cmd())
@@ -262,13 +262,13 @@ func compareRuns(t *testing.T, ref, ours string, cmd func() reftest.Cmd, norm ..
 func TestTCPClientAgainstReference(t *testing.T) {
 	ref, ours := reftest.Ref(t, "tcpclient"), reftest.Ours(t, "tcpclient")
 	dns := clientDNS(t)
-	identServer(t, "127.0.44.1", "joe")
-	identServer(t, "127.0.44.9", "")
+	identTestServer(t, "127.0.44.1", "joe")
+	identTestServer(t, "127.0.44.9", "")
 	env := clientEnv(dns)
 	probe, _ := os.Executable()
-	p1 := talker(t, "127.0.44.1:0")
-	p3 := talker(t, "127.0.44.3:0")
-	p9 := talker(t, "127.0.44.9:0")
+	p1 := probeServer(t, "127.0.44.1:0")
+	p3 := probeServer(t, "127.0.44.3:0")
+	p9 := probeServer(t, "127.0.44.9:0")
 	port := func(p uint16) string { return strconv.Itoa(int(p)) }
 	for _, tc := range []struct {
 		name string
@@ -284,7 +284,7 @@ func TestTCPClientAgainstReference(t *testing.T) {
 		{"-Hh: the last wins", func() []string { return []string{"-HhRl0", "127.0.44.1", port(p1), probe} }, nil, nil},
 		{"-rR: the last wins", func() []string { return []string{"-rRl0", "127.0.44.1", port(p1), probe} }, nil, nil},
 		{"-i -p", func() []string {
-			return []string{"-i", "127.0.44.2", "-p", port(freePort(t, "127.0.44.2")), "-R", "127.0.44.1", port(p1), probe}
+			return []string{"-i", "127.0.44.2", "-p", port(clientTestPort(t, "127.0.44.2")), "-R", "127.0.44.1", port(p1), probe}
 		}, []reftest.Normalizer{anyLocalPort}, nil},
 		{"-i read like ip4_scan", func() []string { return []string{"-i127.0.44.2junk", "-RH", "127.0.44.1", port(p1), probe} }, nil,
 			[]string{"TCPLOCALIP=127.0.44.2\n", "TCPLOCALHOST=client.test\n"}},
@@ -306,7 +306,7 @@ func TestTCPClientAgainstReference(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			norm := append([]reftest.Normalizer{anyLocalPort}, tc.norm...)
-			got := compareRuns(t, ref, ours, func() reftest.Cmd { return reftest.Cmd{Args: tc.args(), Env: env} }, norm...)
+			got := compareClientRuns(t, ref, ours, func() reftest.Cmd { return reftest.Cmd{Args: tc.args(), Env: env} }, norm...)
 			for _, w := range tc.want {
 				if !bytes.Contains(got.Stdout, []byte(w)) {
 					t.Errorf("output lacks %q:\n%s", w, got.Stdout)
@@ -325,8 +325,8 @@ func TestTCPClientLocalPort(t *testing.T) {
 	ours := reftest.Ours(t, "tcpclient")
 	dns := clientDNS(t)
 	probe, _ := os.Executable()
-	p1 := talker(t, "127.0.44.1:0")
-	local := freePort(t, "127.0.44.2")
+	p1 := probeServer(t, "127.0.44.1:0")
+	local := clientTestPort(t, "127.0.44.2")
 	r := reftest.Run(t, ours, reftest.Cmd{
 		Args: []string{"-RHl0", "-i", "127.0.44.2", "-p", strconv.Itoa(int(local)), "127.0.44.1", strconv.Itoa(int(p1)), probe},
 		Env:  clientEnv(dns),
@@ -348,9 +348,9 @@ func TestTCPClientFailuresAgainstReference(t *testing.T) {
 	dns := clientDNS(t)
 	env := clientEnv(dns)
 	probe, _ := os.Executable()
-	p1 := talker(t, "127.0.44.1:0")
-	closed := strconv.Itoa(int(freePort(t, "127.0.44.7")))
-	busy := strconv.Itoa(int(talker(t, "127.0.44.2:0")))
+	p1 := probeServer(t, "127.0.44.1:0")
+	closed := strconv.Itoa(int(clientTestPort(t, "127.0.44.7")))
+	busy := strconv.Itoa(int(probeServer(t, "127.0.44.2:0")))
 	port := strconv.Itoa(int(p1))
 	long := strings.Repeat("x", 64) + ".test."
 	for _, tc := range []struct {
@@ -387,7 +387,7 @@ func TestTCPClientFailuresAgainstReference(t *testing.T) {
 		{"program is the probe", []string{"-RHl0", "127.0.44.1", port, probe}, []reftest.Normalizer{anyLocalPort}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			compareRuns(t, ref, ours, func() reftest.Cmd { return reftest.Cmd{Args: tc.args, Env: env} }, tc.norm...)
+			compareClientRuns(t, ref, ours, func() reftest.Cmd { return reftest.Cmd{Args: tc.args, Env: env} }, tc.norm...)
 		})
 	}
 }
@@ -399,9 +399,9 @@ func TestTCPClientTimeoutsAgainstReference(t *testing.T) {
 	dns := clientDNS(t)
 	env := clientEnv(dns)
 	probe, _ := os.Executable()
-	full := fullListener(t, "127.0.44.6", 0)
+	full := backlogFullListener(t, "127.0.44.6", 0)
 	p := strconv.Itoa(int(full))
-	talkerOn(t, "127.0.44.1", full) // the same port, answering
+	probeServerOn(t, "127.0.44.1", full) // the same port, answering
 	for _, tc := range []struct {
 		name string
 		args []string
@@ -412,15 +412,15 @@ func TestTCPClientTimeoutsAgainstReference(t *testing.T) {
 		{"the slow one waits while the next answers", []string{"-T1+1", "-RHl0", "127.0.44.6.127.0.44.1", p, probe}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			compareRuns(t, ref, ours, func() reftest.Cmd { return reftest.Cmd{Args: tc.args, Env: env} }, anyLocalPort)
+			compareClientRuns(t, ref, ours, func() reftest.Cmd { return reftest.Cmd{Args: tc.args, Env: env} }, anyLocalPort)
 		})
 	}
 }
 
-// talkerOn is talker on a given port, skipping the test if it is taken.
-func talkerOn(t *testing.T, ip string, port uint16) {
+// probeServerOn is probeServer on a given port, skipping the test if it is taken.
+func probeServerOn(t *testing.T, ip string, port uint16) {
 	t.Helper()
-	talker(t, net.JoinHostPort(ip, strconv.Itoa(int(port))))
+	probeServer(t, net.JoinHostPort(ip, strconv.Itoa(int(port))))
 }
 
 // TestTCPClientIPv6AgainstReference compares the IPv6 options with Debian's
@@ -430,9 +430,9 @@ func TestTCPClientIPv6AgainstReference(t *testing.T) {
 	dns := clientDNS(t)
 	env := clientEnv(dns)
 	probe, _ := os.Executable()
-	p6 := strconv.Itoa(int(talker(t, "[::1]:0")))
-	p4 := strconv.Itoa(int(talker(t, "127.0.44.1:0")))
-	closed6 := strconv.Itoa(int(freePort(t, "::1")))
+	p6 := strconv.Itoa(int(probeServer(t, "[::1]:0")))
+	p4 := strconv.Itoa(int(probeServer(t, "127.0.44.1:0")))
+	closed6 := strconv.Itoa(int(clientTestPort(t, "::1")))
 	for _, tc := range []struct {
 		name string
 		args []string
@@ -451,7 +451,7 @@ func TestTCPClientIPv6AgainstReference(t *testing.T) {
 		{"refused, -6", []string{"-6", "0", closed6, "true"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			compareRuns(t, ref, ours, func() reftest.Cmd { return reftest.Cmd{Args: tc.args, Env: env} }, anyLocalPort)
+			compareClientRuns(t, ref, ours, func() reftest.Cmd { return reftest.Cmd{Args: tc.args, Env: env} }, anyLocalPort)
 		})
 	}
 }

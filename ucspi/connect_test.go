@@ -20,7 +20,7 @@ import (
 	"github.com/ucspi-go/ucspi/resolver"
 )
 
-func addrList(addrs []netip.Addr) string {
+func dialAddrList(addrs []netip.Addr) string {
 	var s []string
 	for _, a := range addrs {
 		s = append(s, a.String())
@@ -62,9 +62,9 @@ func TestAddrsLiterals(t *testing.T) {
 		{host: strings.Repeat("a", 64) + ".test", want: "fatal: temporarily unable to figure out IP address for " + strings.Repeat("a", 64) + ".test: protocol error"},
 		{host: strings.Repeat("abcdefg.", 32) + "test", want: "fatal: temporarily unable to figure out IP address for " + strings.Repeat("abcdefg.", 32) + "test: protocol error"},
 	} {
-		c := &Client{IPv4Only: tc.four, Six: tc.six, Resolver: &net.Resolver{PreferGo: true, Dial: noDNS(t)}}
+		c := &Client{IPv4Only: tc.four, Six: tc.six, Resolver: &net.Resolver{PreferGo: true, Dial: dialNoDNS(t)}}
 		addrs, err := c.Addrs(context.Background(), tc.host)
-		got := addrList(addrs)
+		got := dialAddrList(addrs)
 		if err != nil {
 			got = err.Error()
 			if e := exit.As(err); e == nil || e.Code != exit.Temporary {
@@ -77,8 +77,8 @@ func TestAddrsLiterals(t *testing.T) {
 	}
 }
 
-// noDNS fails the test if a lookup is attempted.
-func noDNS(t *testing.T) func(context.Context, string, string) (net.Conn, error) {
+// dialNoDNS fails the test if a lookup is attempted.
+func dialNoDNS(t *testing.T) func(context.Context, string, string) (net.Conn, error) {
 	return func(context.Context, string, string) (net.Conn, error) {
 		t.Error("a literal went to the DNS")
 		return nil, errors.New("no DNS here")
@@ -105,7 +105,7 @@ func TestAddrsNames(t *testing.T) {
 			return err.Error()
 		}
 		slices.SortFunc(addrs, netip.Addr.Compare)
-		return addrList(addrs)
+		return dialAddrList(addrs)
 	}
 	for _, tc := range []struct {
 		host string
@@ -138,16 +138,16 @@ func TestAddrsNames(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		seen[addrList(addrs)] = true
+		seen[dialAddrList(addrs)] = true
 	}
 	if len(seen) != 2 {
 		t.Errorf("orders seen for two.test.: %v, want both", seen)
 	}
 }
 
-// listener is a loopback listener that accepts and then closes after sending
+// dialListener is a loopback dialListener that accepts and then closes after sending
 // what it is given.
-func listener(t *testing.T, addr string) (netip.AddrPort, net.Listener) {
+func dialListener(t *testing.T, addr string) (netip.AddrPort, net.Listener) {
 	t.Helper()
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
@@ -167,8 +167,8 @@ func listener(t *testing.T, addr string) (netip.AddrPort, net.Listener) {
 	return netip.MustParseAddrPort(ln.Addr().String()), ln
 }
 
-// closedPort is a port on ip with nothing listening.
-func closedPort(t *testing.T, ip string) uint16 {
+// dialClosedPort is a port on ip with nothing listening.
+func dialClosedPort(t *testing.T, ip string) uint16 {
 	t.Helper()
 	ln, err := net.Listen("tcp", net.JoinHostPort(ip, "0"))
 	if err != nil {
@@ -179,9 +179,9 @@ func closedPort(t *testing.T, ip string) uint16 {
 	return p
 }
 
-// fullListener listens on ip with a backlog of 0 and never accepts, then
+// dialFullListener listens on ip with a backlog of 0 and never accepts, then
 // fills the queue, so that further connection attempts time out.
-func fullListener(t *testing.T, ip string) uint16 {
+func dialFullListener(t *testing.T, ip string) uint16 {
 	t.Helper()
 	fd, err := unix.Socket(unix.AF_INET, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
 	if err != nil {
@@ -210,8 +210,8 @@ func fullListener(t *testing.T, ip string) uint16 {
 }
 
 func TestConnectOrderAndTimeouts(t *testing.T) {
-	open, _ := listener(t, "127.0.44.1:0")
-	full := fullListener(t, "127.0.44.6")
+	open, _ := dialListener(t, "127.0.44.1:0")
+	full := dialFullListener(t, "127.0.44.6")
 	a := netip.MustParseAddr
 	for _, tc := range []struct {
 		name    string
@@ -222,7 +222,7 @@ func TestConnectOrderAndTimeouts(t *testing.T) {
 		ok      bool
 		minTime time.Duration
 	}{
-		{"refused", []netip.Addr{a("127.0.44.1")}, closedPort(t, "127.0.44.1"), [2]uint64{2, 58},
+		{"refused", []netip.Addr{a("127.0.44.1")}, dialClosedPort(t, "127.0.44.1"), [2]uint64{2, 58},
 			"tcpclient: unable to connect to 127.0.44.1 port PORT: connection refused\n", false, 0},
 		{"one address gets x+y", []netip.Addr{a("127.0.44.6")}, full, [2]uint64{1, 1},
 			"tcpclient: unable to connect to 127.0.44.6 port PORT: timed out\n", false, 2 * time.Second},
@@ -243,7 +243,7 @@ func TestConnectOrderAndTimeouts(t *testing.T) {
 			start := time.Now()
 			conn, err := c.Connect(tc.addrs, tc.port)
 			took := time.Since(start)
-			if want := strings.ReplaceAll(tc.warn, "PORT", itoa(tc.port)); warn.String() != want {
+			if want := strings.ReplaceAll(tc.warn, "PORT", dialItoa(tc.port)); warn.String() != want {
 				t.Errorf("warnings %q, want %q", warn.String(), want)
 			}
 			if tc.ok {
@@ -266,12 +266,12 @@ func TestConnectOrderAndTimeouts(t *testing.T) {
 	}
 }
 
-func itoa(p uint16) string { return strconv.Itoa(int(p)) }
+func dialItoa(p uint16) string { return strconv.Itoa(int(p)) }
 
 // TestConnectBinding checks -i and -p, and that failing to bind is fatal.
 func TestConnectBinding(t *testing.T) {
-	open, _ := listener(t, "127.0.44.1:0")
-	local := closedPort(t, "127.0.44.2")
+	open, _ := dialListener(t, "127.0.44.1:0")
+	local := dialClosedPort(t, "127.0.44.2")
 	c := &Client{Local: netip.MustParseAddr("127.0.44.2"), LocalPort: local, Timeout: [2]uint64{2, 58}}
 	conn, err := c.Connect([]netip.Addr{open.Addr()}, open.Port())
 	if err != nil {
@@ -311,7 +311,7 @@ func TestConnectBinding(t *testing.T) {
 // TestConnectIPv6 reaches ::1, and an IPv4 address from an IPv6 local one
 // through a mapped address, as ucspi-tcp-ipv6's dual-stack sockets did.
 func TestConnectIPv6(t *testing.T) {
-	open, _ := listener(t, "[::1]:0")
+	open, _ := dialListener(t, "[::1]:0")
 	c := &Client{Timeout: [2]uint64{2, 58}}
 	conn, err := c.Connect([]netip.Addr{netip.IPv6Loopback()}, open.Port())
 	if err != nil {
@@ -323,11 +323,11 @@ func TestConnectIPv6(t *testing.T) {
 	}
 	var warn bytes.Buffer
 	c.Warn = &warn
-	port := closedPort(t, "::1")
+	port := dialClosedPort(t, "::1")
 	if _, err := c.Connect([]netip.Addr{netip.IPv6Loopback()}, port); err == nil {
 		t.Fatal("connected to a closed port")
 	}
-	if want := "tcpclient: unable to connect to ::1 port " + itoa(port) + ": connection refused\n"; warn.String() != want {
+	if want := "tcpclient: unable to connect to ::1 port " + dialItoa(port) + ": connection refused\n"; warn.String() != want {
 		t.Errorf("warning %q, want %q", warn.String(), want)
 	}
 }
