@@ -67,7 +67,7 @@ date@ exits 0 even when it cannot connect (tcpclient's messages say so on stderr
 
 The user is sent as the 0.88 script's echo sent it: backslash escapes (\n, \t, \c, \0nnn...) are interpreted, and a user of exactly "-n" sends nothing at all.
 
-Not in 0.88: a single operand user@host asks host about user, and a third operand names another port.
+Not in 0.88: a host operand of the form user@host, with no user operand (or an empty one), asks host about user; a third operand names another port.
 
 finger@ exits 0 even when it cannot connect (tcpclient's messages say so on stderr), as the 0.88 script did, whose status was cat's.`,
 		},
@@ -168,7 +168,7 @@ func printRemote(s *Stdio, args []string, port string) error {
 // echo "${2-}" | tcpclient -RHl0 -- "${1-0}" 79 sh -c 'addcr >&7; exec delcr <&6' | cat -v
 func finger(s *Stdio, args []string) error {
 	host, user := operand(args, 1, "0"), operand(args, 2, "")
-	if i := strings.LastIndexByte(host, '@'); len(args) == 1 && i >= 0 {
+	if i := strings.LastIndexByte(host, '@'); i >= 0 && user == "" {
 		host, user = host[i+1:], host[:i]
 	}
 	conn, _ := scriptDial(s, host, operand(args, 3, "79"))
