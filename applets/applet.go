@@ -72,8 +72,8 @@ func All() []*Applet {
 	return list
 }
 
-// Command builds the cobra command for a. run receives the applet's Runner and
-// operands; Main runs it, the man page generator only reads the command.
+// Command builds the cobra command for a; running it stores the applet's result
+// in *result. Main runs it; the man page generator only reads it.
 func (a *Applet) Command(s *Stdio, result *error) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:                   a.Usage,
@@ -113,9 +113,14 @@ func (a *Applet) Command(s *Stdio, result *error) *cobra.Command {
 func Main(name string, args []string, s *Stdio) int {
 	a := Lookup(name)
 	if a == nil {
-		fmt.Fprintf(s.Err, "ucspi: usage: ucspi applet [ arg ... ]; no applet named %q\n", name)
+		fmt.Fprintf(s.Err, "ucspi: usage: ucspi applet [ arg ... ]: no applet named %q\n", name)
 		return exit.Permanent
 	}
+	return a.Main(args, s)
+}
+
+// Main runs a with args and returns the exit status.
+func (a *Applet) Main(args []string, s *Stdio) int {
 	var err error
 	cmd := a.Command(s, &err)
 	cmd.SetArgs(args)

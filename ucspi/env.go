@@ -17,6 +17,9 @@ type Conn struct {
 	// Six adds the TCP6* variables that ucspi-tcp-ipv6's tcpserver sets, where an
 	// IPv4 peer appears as an IPv4-mapped address.
 	Six bool
+	// Force6 is tcpserver -6: the IPv6 view even for an IPv4 peer, PROTO=TCP6
+	// and IPv4-mapped addresses in the TCP* variables too.
+	Force6 bool
 }
 
 // Known wraps s as a known value for Conn's optional fields.
@@ -28,7 +31,7 @@ func IPText(a netip.Addr) string { return a.Unmap().String() }
 
 // Proto is "TCP" for an IPv4 peer and "TCP6" for an IPv6 one.
 func (c *Conn) Proto() string {
-	if c.Remote.Addr().Unmap().Is4() {
+	if !c.Force6 && c.Remote.Addr().Unmap().Is4() {
 		return "TCP"
 	}
 	return "TCP6"
@@ -65,13 +68,19 @@ func (c *Conn) Vars() []string {
 		}
 		return Known(a.String())
 	}
+	ip := func(a netip.Addr) *string {
+		if c.Force6 {
+			return six(a)
+		}
+		return Known(IPText(a))
+	}
 	local, remote := c.Local.Addr(), c.Remote.Addr()
 	lport, rport := Known(strconv.Itoa(int(c.Local.Port()))), Known(strconv.Itoa(int(c.Remote.Port())))
 	add("PROTO", Known(c.Proto()))
-	both("LOCALIP", Known(IPText(local)), six(local))
+	both("LOCALIP", ip(local), six(local))
 	both("LOCALPORT", lport, lport)
 	both("LOCALHOST", c.LocalHost, c.LocalHost)
-	both("REMOTEIP", Known(IPText(remote)), six(remote))
+	both("REMOTEIP", ip(remote), six(remote))
 	both("REMOTEPORT", rport, rport)
 	both("REMOTEHOST", c.RemoteHost, c.RemoteHost)
 	both("REMOTEINFO", c.RemoteInfo, c.RemoteInfo)

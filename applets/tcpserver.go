@@ -1,0 +1,123 @@
+package applets
+
+import (
+	"os"
+
+	"github.com/spf13/pflag"
+
+	"github.com/ucspi-go/ucspi/ucspi"
+)
+
+func init() {
+	Register(&Applet{
+		Name:    "tcpserver",
+		Summary: "accept TCP connections and run a program for each",
+		Usage: "tcpserver [ -1UXpPhHrRoOdDqQv ] [ -c limit ] [ -x rules.cdb ] [ -B banner ] " +
+			"[ -g gid ] [ -u uid ] [ -b backlog ] [ -l localname ] [ -t timeout ] host port program",
+		Setup:  tcpserverSetup,
+		Manual: tcpserverManual,
+	})
+}
+
+func tcpserverSetup(fs *pflag.FlagSet) Runner {
+	s := &ucspi.Server{Verbosity: 1, RemoteHost: true, RemoteInfo: true, KillOptions: true}
+	Choice(fs, &s.Verbosity, 2, "verbose", "v", "print every status and connection line")
+	Choice(fs, &s.Verbosity, 0, "quiet", "q", "print nothing, not even errors")
+	Choice(fs, &s.Verbosity, 1, "errors", "Q", "print errors and warnings only (default)")
+	Choice(fs, &s.RemoteHost, true, "remote-host", "h", "look up TCPREMOTEHOST in the DNS (default)")
+	Choice(fs, &s.RemoteHost, false, "no-remote-host", "H", "do not look up TCPREMOTEHOST")
+	Choice(fs, &s.Paranoid, true, "paranoid", "p", "keep TCPREMOTEHOST only if the name maps back to the address")
+	Choice(fs, &s.Paranoid, false, "no-paranoid", "P", "trust the reverse lookup (default)")
+	Choice(fs, &s.RemoteInfo, true, "remote-info", "r", "ask the peer's ident server for TCPREMOTEINFO (default)")
+	Choice(fs, &s.RemoteInfo, false, "no-remote-info", "R", "do not ask for TCPREMOTEINFO")
+	Choice(fs, &s.KillOptions, false, "ip-options", "o", "leave IP options alone")
+	Choice(fs, &s.KillOptions, true, "kill-ip-options", "O", "kill IP options (default)")
+	Choice(fs, &s.NoDelay, false, "delay", "d", "let the kernel delay small writes (default)")
+	Choice(fs, &s.NoDelay, true, "no-delay", "D", "set TCP_NODELAY")
+	Choice(fs, &s.PrintPort, true, "print-port", "1", "print the local port on stdout once listening")
+	Choice(fs, &s.IPv4Only, true, "ipv4", "4", "IPv4 only")
+	Choice(fs, &s.Force6, true, "ipv6-view", "6", "show IPv4 peers as IPv4-mapped IPv6 (PROTO=TCP6)")
+	Choice(fs, &s.AllowNoRules, true, "allow-no-rules", "X", "a missing rules.cdb allows every connection")
+	fs.StringVarP(&s.Rules, "rules", "x", "", "follow the rules in `rules.cdb`, re-read for each connection")
+	fs.StringVarP(&s.Banner, "banner", "B", "", "write `banner` to each connection first")
+	fs.VarP(localName{&s.LocalHost}, "local-name", "l", "use `localname` for TCPLOCALHOST instead of looking it up")
+	fs.StringVarP(&s.Interface, "interface", "I", "", "the `interface` of a link-local IPv6 address")
+	Ulong(fs, &s.Limit, 40, "limit", "c", "run at most `limit` programs at once")
+	Ulong(fs, &s.Backlog, 20, "backlog", "b", "the kernel's `backlog` of connections not yet accepted")
+	Ulong(fs, &s.Timeout, 26, "timeout", "t", "give up on TCPREMOTEINFO after `timeout` seconds")
+	Ulong(fs, &s.UID, 0, "uid", "u", "switch to user id `uid` once listening")
+	Ulong(fs, &s.GID, 0, "gid", "g", "switch to group id `gid` once listening")
+	fs.VarPF(envIDs{&s.UID, &s.GID}, "env-ids", "U", "take the user and group ids from $UID and $GID").NoOptDefVal = "true"
+	return func(_ *Stdio, operands []string) error { return s.Run(operands) }
+}
+
+// localName is -l: the name, or as 0.88, any text at all (-l0 is common).
+type localName struct{ target **string }
+
+func (l localName) String() string { return "" }
+func (l localName) Type() string   { return "string" }
+func (l localName) Set(v string) error {
+	*l.target = &v
+	return nil
+}
+
+// envIDs is -U: $UID and $GID, when set, read as -u and -g would read them, at
+// the point -U stands among the options (a later -u still wins).
+type envIDs struct{ uid, gid *uint64 }
+
+func (e envIDs) String() string { return "" }
+func (e envIDs) Type() string   { return "bool" }
+func (e envIDs) Set(string) error {
+	if x, ok := os.LookupEnv("UID"); ok {
+		*e.uid, _ = ScanUlong(x)
+	}
+	if x, ok := os.LookupEnv("GID"); ok {
+		*e.gid, _ = ScanUlong(x)
+	}
+	return nil
+}
+
+const tcpserverManual = `tcpserver waits for TCP connections to host and port. For each connection it
+runs program with the given arguments, its descriptor 0 reading from the
+network and its descriptor 1 writing to the network (an ordinary blocking
+socket); its descriptor 2 is tcpserver's own. Before running program it sets the
+UCSPI environment variables describing the connection: PROTO (TCP, or TCP6 for
+an IPv6 peer), TCPLOCALIP, TCPLOCALPORT, TCPLOCALHOST, TCPREMOTEIP, TCPREMOTEPORT,
+TCPREMOTEHOST and TCPREMOTEINFO; a variable whose value is unknown is unset.
+
+host 0 (or the empty string) accepts connections to every local address, IPv4
+and IPv6 alike; an IPv4 peer then sees exactly what 0.88 showed it, plus the
+TCP6* copies of the variables with IPv4-mapped addresses. host may also be an
+IPv4 address (IPv4 only, exactly as 0.88), an IPv6 address (:: ::1, bracketed
+or not), or a name, looked up in the DNS (its IPv4 address first). port is a
+number, 0 for any free port, or a name from /etc/services.
+
+At most limit programs run at once (-c, default 40); at the limit tcpserver
+stops accepting, so that the kernel holds new connections in its backlog,
+until a program ends. The server's own descriptors and threads do not grow
+with the number of programs running.
+
+-x rules.cdb makes tcpserver follow the rules compiled by tcprules, read again
+for each connection: a rule may deny the connection (it is closed without
+running program) or add environment variables. With -X a missing rules.cdb
+allows every connection. -B banner is written to the connection before the
+lookups. -h (default) and -H turn the TCPREMOTEHOST lookup on and off; -p makes
+it paranoid (the name must map back to the address). -r (default) and -R turn
+the RFC 1413 TCPREMOTEINFO query on and off; -t bounds it (default 26 seconds).
+-l localname sets TCPLOCALHOST instead of looking it up. -g gid and -u uid (or
+-U, reading $GID and $UID) switch ids once the socket is bound. -1 prints the
+port on standard output. tcpserver closes its standard input and output once
+listening. -b sets the listen backlog (default 20), -D sets TCP_NODELAY, -o
+leaves IP options alone. -4 listens on IPv4 only; -6 shows IPv4 peers in the
+IPv6 view (PROTO=TCP6, IPv4-mapped addresses); -I interface binds a link-local
+address. DNS lookups go to $DNSCACHEIP when it is set.
+
+Messages go to standard error: -q prints none, -Q (default) errors and
+warnings, -v also "status: N/LIMIT", "pid P from IP", "ok P ..." or "deny P
+...", and "end P status WSTAT" for each connection, in 0.88's formats. P is the
+program's process id; a connection that never gets a program (denied, or
+dropped with "warning: dropping connection, ...") is logged with P 0.
+
+SIGTERM makes tcpserver exit 0 at once, leaving the programs running. The exit
+status is 100 for a usage error, 111 when it cannot listen (for example
+"tcpserver: fatal: unable to bind: address already used").`

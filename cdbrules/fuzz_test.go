@@ -1,0 +1,88 @@
+package cdbrules
+
+import (
+	"bytes"
+	"errors"
+	"testing"
+)
+
+// FuzzReader: any bytes as a cdb, any key and peer: an answer or an error,
+// never a panic or a hang. The seed corpus (testdata/fuzz/FuzzReader) holds
+// valid files, truncated ones and ones with tables pointing everywhere.
+func FuzzReader(f *testing.F) {
+	valid := compileOurs(f, []byte("xyz@86.75.30.9:allow,which=/first/\n86.75.30.:deny\n=.two.three:allow,a=/b/\n:allow\n"))
+	f.Add(valid, []byte("86.75.30.9"), []byte("one.two.three"))
+	f.Add(valid[:2100], []byte("86.75.30.9"), []byte(""))
+	f.Add([]byte{}, []byte(""), []byte(""))
+	f.Fuzz(func(t *testing.T, cdb, ip, host []byte) {
+		// A lookup tries a key per dot of the host, each as long as the host:
+		// quadratic, as in 0.88, and harmless at a DNS name's 255 bytes, but
+		// the fuzzer's megabyte names would only measure that.
+		if len(ip) > 1024 || len(host) > 1024 {
+			return
+		}
+		r := New(cdb)
+		tries := 0
+		m, err := r.Lookup(Peer{IP: string(ip), Host: string(host), HostKnown: len(host) > 0, Info: "xyz", InfoKnown: true}, func(string) { tries++ })
+		if err != nil && !errors.Is(err, errFormat) {
+			t.Fatalf("error %v is not a format error", err)
+		}
+		if err == nil && m.Found {
+			m.Decision()
+		}
+		if max := 5 + 2*len(ip) + 2*len(host); tries > max {
+			t.Fatalf("%d keys tried, more than %d", tries, max)
+		}
+	})
+}
+
+// FuzzParseLine: any line parses or is refused, never a panic; a line that
+// parses compiles into records that our reader finds again, each key with the
+// line's value; Check says the same about the line as Compile.
+func FuzzParseLine(f *testing.F) {
+	for _, s := range append(append([]string{}, smallCases...), smallCases6...) {
+		f.Add([]byte(s))
+	}
+	f.Add([]byte("10.0.0.0/8:allow,X=/y/\n"))
+	f.Add([]byte("2001:db8::/33:deny\n"))
+	f.Add([]byte("2001:db8:0:1::/64:deny\n"))
+	f.Fuzz(func(t *testing.T, line []byte) {
+		if i := bytes.IndexByte(line, '\n'); i >= 0 {
+			line = line[:i+1]
+		}
+		r, ok, err := ParseLine(line)
+		if err != nil || !ok {
+			return
+		}
+		if bytes.Count(r.Value, []byte{0}) == 0 && len(r.Value) > 0 {
+			t.Fatalf("value %q has no NUL", r.Value)
+		}
+		var buf seekBuffer
+		w, _ := NewWriter(&buf)
+		var keys [][]byte
+		kerr := Keys(r.Address, func(k []byte) error {
+			keys = append(keys, bytes.Clone(k))
+			return w.Add(k, r.Value)
+		})
+		fatal := false
+		if cerr := Check(bytes.NewReader(line), func(p Problem) { fatal = fatal || p.Fatal }); cerr != nil {
+			t.Fatal(cerr)
+		}
+		if fatal != (kerr != nil) {
+			t.Fatalf("Check fatal %v, Keys error %v", fatal, kerr)
+		}
+		if kerr != nil {
+			return
+		}
+		if err := w.Finish(); err != nil {
+			t.Fatal(err)
+		}
+		reader := New(buf.b)
+		for _, k := range keys {
+			data, found, err := reader.r.Find(k)
+			if err != nil || !found || !bytes.Equal(data, r.Value) {
+				t.Fatalf("key %q: %q %v %v, want %q", k, data, found, err, r.Value)
+			}
+		}
+	})
+}

@@ -1,0 +1,222 @@
+package cdbrules
+
+import (
+	"bytes"
+	"io/fs"
+	"net/netip"
+	"syscall"
+)
+
+// Decision is the outcome of a rules lookup.
+type Decision struct {
+	Key   string // the rule key that matched; "" when none did (the default)
+	Found bool   // a rule matched
+	Deny  bool
+	Env   []string // "VAR=value" from the matched rule, in rule order
+}
+
+// LookupFile opens the cdb at path, looks the connection up in 0.88's search
+// order, closes it. A missing file returns an error satisfying
+// errors.Is(err, fs.ErrNotExist) (tcpserver -X treats that as allow).
+// ip is the remote address as text (dotted quad for IPv4, compact IPv6 text
+// otherwise; an IPv4-mapped IPv6 address is looked up as IPv4); host and info
+// may be "" meaning unknown (0.88 passes 0).
+func LookupFile(path, ip, host, info string) (Decision, error) {
+	r, err := Open(path)
+	if err != nil {
+		return Decision{}, err
+	}
+	defer r.Close()
+	p := Peer{IP: CanonicalIP(ip), Host: host, HostKnown: host != "", Info: info, InfoKnown: info != ""}
+	m, err := r.Lookup(p, nil)
+	if err != nil {
+		return Decision{}, &fs.PathError{Op: "read", Path: path, Err: err}
+	}
+	return m.Decision(), nil
+}
+
+// Peer is a connection as rules.c sees it. An unknown host or info (0.88's null
+// pointer) differs from a known empty one: TCPREMOTEHOST= set to nothing still
+// makes tcprulescheck try the "=" keys.
+type Peer struct {
+	IP        string
+	Host      string
+	HostKnown bool
+	Info      string
+	InfoKnown bool
+}
+
+// Match is what a lookup found: the key of the first matching rule and its raw
+// cdb value, or Found false when no rule matched, not even the default.
+type Match struct {
+	Key   string
+	Data  []byte
+	Found bool
+}
+
+// Decision reads the rule's value as tcpserver 0.88 does: every NUL-terminated
+// record counts, "D" denies, "+VAR=value" sets a variable (one without "=" is
+// skipped), anything else is ignored, and so is a last record missing its NUL.
+func (m Match) Decision() Decision {
+	d := Decision{Key: m.Key, Found: m.Found}
+	data := m.Data
+	for {
+		end := bytes.IndexByte(data, 0)
+		if end < 0 {
+			return d
+		}
+		rec := data[:end]
+		switch {
+		case len(rec) > 0 && rec[0] == 'D':
+			d.Deny = true
+		case len(rec) > 0 && rec[0] == '+' && bytes.IndexByte(rec, '=') >= 0:
+			d.Env = append(d.Env, string(rec[1:]))
+		}
+		data = data[end+1:]
+	}
+}
+
+// Rules is an open rules cdb.
+type Rules struct {
+	r      Reader
+	mapped bool
+}
+
+// Open maps the cdb at path for reading. Like 0.88 it opens without blocking (a
+// FIFO does not hang) and gives "invalid argument" for a file it cannot map: an
+// empty file, a FIFO, a device. A directory, where 0.88 crashes, is "is a
+// directory".
+func Open(path string) (*Rules, error) {
+	fd, err := syscall.Open(path, syscall.O_RDONLY|syscall.O_NONBLOCK|syscall.O_CLOEXEC, 0)
+	if err != nil {
+		return nil, &fs.PathError{Op: "open", Path: path, Err: err}
+	}
+	defer syscall.Close(fd)
+	var st syscall.Stat_t
+	if err := syscall.Fstat(fd, &st); err != nil {
+		return nil, &fs.PathError{Op: "stat", Path: path, Err: err}
+	}
+	switch {
+	case st.Mode&syscall.S_IFMT == syscall.S_IFDIR:
+		return nil, &fs.PathError{Op: "read", Path: path, Err: syscall.EISDIR}
+	case st.Mode&syscall.S_IFMT != syscall.S_IFREG || st.Size <= 0:
+		return nil, &fs.PathError{Op: "read", Path: path, Err: syscall.EINVAL}
+	}
+	// cdb positions are 32-bit: nothing past 4 GiB can be reached.
+	size := min(st.Size, 0xffffffff)
+	b, err := syscall.Mmap(fd, 0, int(size), syscall.PROT_READ, syscall.MAP_SHARED)
+	if err != nil {
+		return nil, &fs.PathError{Op: "mmap", Path: path, Err: err}
+	}
+	return &Rules{r: Reader{b: b}, mapped: true}, nil
+}
+
+// New looks rules up in a cdb held in memory.
+func New(cdb []byte) *Rules { return &Rules{r: Reader{b: cdb}} }
+
+// Close unmaps the file.
+func (r *Rules) Close() error {
+	if !r.mapped || r.r.b == nil {
+		return nil
+	}
+	err := syscall.Munmap(r.r.b)
+	r.r.b = nil
+	return err
+}
+
+// Lookup searches in the order of 0.88's rules.c, with the IPv6 patch's colon
+// prefixes: info@ip, info@=host, ip, =host, the ip cut after each "." or ":"
+// from the longest, =.domain for each dot in host from the left, =, and the
+// empty default. The host keys are tried only when the host is known, the info
+// keys only when the info is. tried, if not nil, sees every key before it is
+// looked up. The ip is used as given: see CanonicalIP.
+func (r *Rules) Lookup(p Peer, tried func(key string)) (Match, error) {
+	s := search{r: &r.r, tried: tried, key: make([]byte, 0, 64)}
+	ip, host, info := p.IP, p.Host, p.Info
+	if p.InfoKnown {
+		if s.try(info, "@", ip) {
+			return s.m, s.err
+		}
+		if p.HostKnown && s.try(info, "@=", host) {
+			return s.m, s.err
+		}
+	}
+	if s.try("", "", ip) {
+		return s.m, s.err
+	}
+	if p.HostKnown && s.try("", "=", host) {
+		return s.m, s.err
+	}
+	for n := len(ip); n > 0; n-- {
+		if c := ip[n-1]; (c == '.' || c == ':') && s.try("", "", ip[:n]) {
+			return s.m, s.err
+		}
+	}
+	if p.HostKnown {
+		for i := 0; i < len(host); i++ {
+			if host[i] == '.' && s.try("", "=", host[i:]) {
+				return s.m, s.err
+			}
+		}
+		if s.try("", "=", "") {
+			return s.m, s.err
+		}
+	}
+	s.try("", "", "")
+	return s.m, s.err
+}
+
+// search is one lookup in progress; try reports whether it is over (a rule
+// matched or the file could not be read).
+type search struct {
+	r     *Reader
+	tried func(string)
+	key   []byte
+	m     Match
+	err   error
+}
+
+func (s *search) try(a, b, c string) bool {
+	s.key = append(append(append(s.key[:0], a...), b...), c...)
+	if s.tried != nil {
+		s.tried(string(s.key))
+	}
+	data, found, err := s.r.Find(s.key)
+	if err != nil {
+		s.err = err
+		return true
+	}
+	if !found {
+		return false
+	}
+	s.m = Match{Key: string(s.key), Data: bytes.Clone(data), Found: true}
+	return true
+}
+
+// CanonicalIP is the text tcpserver looks an address up by: an IPv4-mapped
+// address as its dotted quad, any other IPv6 address in the compact form of the
+// IPv6 patch's ip6_fmt (so rules written for ucspi-tcp-ipv6 match), without a
+// zone. Text that is not an IP address is returned as it is.
+func CanonicalIP(ip string) string {
+	if !containsColon(ip) {
+		return ip
+	}
+	a, err := netip.ParseAddr(ip)
+	if err != nil {
+		return ip
+	}
+	a = a.WithZone("")
+	if a.Is4In6() {
+		return a.Unmap().String()
+	}
+	return FormatIP6(a.As16())
+}
+
+func containsColon(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] == ':' {
+			return true
+		}
+	}
+	return false
+}

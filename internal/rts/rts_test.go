@@ -1,0 +1,108 @@
+// Package rts runs djb's own regression script for ucspi-tcp 0.88 (rts.tests,
+// kept with its expected output rts.exp in testdata/rts) against our binaries.
+package rts
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/ucspi-go/ucspi/applets"
+	"github.com/ucspi-go/ucspi/internal/fakedns"
+	"github.com/ucspi-go/ucspi/internal/reftest"
+)
+
+func TestMain(m *testing.M) { reftest.Main(m) }
+
+// nobody is who runs the script: it assumes a uid other than 0 and 1 and a gid
+// other than 0 and 2 (tcpserver -u 1 must fail).
+const nobody = 65534
+
+// TestRTS runs the script as rts.sh does (env - PATH=ours:$PATH sh rts.tests |
+// cat -v), with one addition: DNSCACHEIP points at a fake DNS server giving the
+// answers the script assumes of "the DNS cache" (127.0.0.1 <-> localhost) and of
+// rbl.maps.vix.com, the blocklist 0.88's rblsmtpd was written against.
+func TestRTS(t *testing.T) {
+	for _, p := range []string{"supervise", "svc", "sh", "sed", "tr", "grep"} {
+		if _, err := exec.LookPath(p); err != nil {
+			t.Skipf("%s not installed (daemontools provides supervise and svc)", p)
+		}
+	}
+	if os.Getuid() != 0 {
+		t.Skip("needs root to run the script as nobody and to serve DNS on port 53")
+	}
+	dns := fakedns.Start(t,
+		"localhost. A 127.0.0.1",
+		"1.0.0.127.in-addr.arpa. PTR localhost.",
+		`2.0.0.127.rbl.maps.vix.com. TXT "Blackholed - see <URL:http://mail-abuse.org/cgi-bin/lookup?127.0.0.2>"`,
+		"2.0.0.127.rbl.maps.vix.com. A 127.0.0.2",
+	)
+	for _, a := range applets.All() {
+		reftest.Ours(t, a.Name)
+	}
+	bin := reftest.BinDir(t)
+	work, err := os.MkdirTemp("", "rts-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(work) })
+	for _, d := range []string{bin, work} {
+		os.Chmod(d, 0o777)
+	}
+	script, _ := os.ReadFile("../../testdata/rts/rts.tests")
+	want, _ := os.ReadFile("../../testdata/rts/rts.exp")
+	os.WriteFile(filepath.Join(work, "rts.tests"), script, 0o644)
+
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, "sh", "-c", "sh rts.tests 2>&1 | cat -v")
+	cmd.Dir = work
+	cmd.Env = []string{"PATH=" + bin + ":/usr/local/bin:/usr/bin:/bin", "DNSCACHEIP=" + dns.IP}
+	cmd.SysProcAttr = &syscall.SysProcAttr{
+		Setpgid:    true,
+		Credential: &syscall.Credential{Uid: nobody, Gid: nobody, Groups: []uint32{}},
+	}
+	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
+	cmd.WaitDelay = 5 * time.Second
+	out, err := cmd.Output()
+	// supervise and its tcpserver are stopped by the script (svc -dx); make sure.
+	syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+	if err != nil {
+		t.Errorf("rts.tests: %v", err)
+	}
+	if !bytes.Equal(out, want) {
+		t.Errorf("rts.tests output differs from rts.exp:\n%s", diff(string(want), string(out)))
+	}
+}
+
+// diff shows the first lines where want and got part, with context.
+func diff(want, got string) string {
+	w, g := strings.Split(want, "\n"), strings.Split(got, "\n")
+	var b strings.Builder
+	shown := 0
+	for i := 0; i < len(w) || i < len(g); i++ {
+		var wl, gl string
+		if i < len(w) {
+			wl = w[i]
+		}
+		if i < len(g) {
+			gl = g[i]
+		}
+		if wl != gl {
+			b.WriteString("line " + itoa(i+1) + ":\n  want: " + wl + "\n  got:  " + gl + "\n")
+			if shown++; shown == 30 {
+				break
+			}
+		}
+	}
+	return b.String()
+}
+
+func itoa(n int) string { return strconv.Itoa(n) }

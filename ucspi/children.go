@@ -1,0 +1,130 @@
+package ucspi
+
+import (
+	"os"
+	"sync"
+	"syscall"
+)
+
+// children counts the connections in hand, from accept until their program
+// exits or until the connection is dropped, and holds the accept loop while
+// there are limit of them. The programs are reaped by one SIGCHLD-driven
+// wait4(-1, WNOHANG) loop, so the server keeps no descriptor, no thread and no
+// record per running program, and its cost does not grow with their number.
+type children struct {
+	mu    sync.Mutex
+	room  sync.Cond
+	n     uint64
+	limit uint64
+	log   *logger
+
+	// spawning is read-held by each spawn from the fork until its log lines
+	// are out; the reaper write-holds it while it waits for children. So an
+	// "end" line never comes before its "ok" line, and the reaper never takes
+	// the failed child that syscall.ForkExec itself waits for.
+	spawning sync.RWMutex
+}
+
+func newChildren(limit uint64, log *logger) *children {
+	c := &children{limit: limit, log: log}
+	c.room.L = &c.mu
+	return c
+}
+
+// status prints "status: N/LIMIT" (verbose) and nothing else.
+func (c *children) status() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.log.verbose() {
+		c.log.write(appendStatus(nil, c.n, c.limit))
+	}
+}
+
+// waitRoom returns once fewer than limit connections are in hand. Only the
+// accept loop adds to them, so there is still room when it accepts.
+func (c *children) waitRoom() {
+	c.mu.Lock()
+	for c.n >= c.limit {
+		c.room.Wait()
+	}
+	c.mu.Unlock()
+}
+
+// add counts a connection just accepted.
+func (c *children) add() {
+	c.mu.Lock()
+	c.n++
+	if c.log.verbose() {
+		c.log.write(appendStatus(nil, c.n, c.limit))
+	}
+	c.mu.Unlock()
+}
+
+// drop ends a connection that got no program: lines (its log lines, already
+// formatted) go out, then, as 0.88 would have logged its child's death,
+// "end 0 status WSTAT" and the new status.
+func (c *children) drop(lines []byte, wstat uint32) {
+	c.mu.Lock()
+	if c.n > 0 {
+		c.n--
+	}
+	if c.log.verbose() {
+		lines = appendEnd(lines, 0, wstat)
+		lines = appendStatus(lines, c.n, c.limit)
+	}
+	c.log.write(lines)
+	c.room.Broadcast()
+	c.mu.Unlock()
+}
+
+// forkFailed ends a connection whose program could not be forked: 0.88's
+// parent counts it out without an "end" line.
+func (c *children) forkFailed(lines []byte) {
+	c.mu.Lock()
+	if c.n > 0 {
+		c.n--
+	}
+	if c.log.verbose() {
+		lines = appendStatus(lines, c.n, c.limit)
+	}
+	c.log.write(lines)
+	c.room.Broadcast()
+	c.mu.Unlock()
+}
+
+// reap waits for every child that has ended each time SIGCHLD arrives (signals
+// merge, so each wake-up collects all there are), logging "end P status WSTAT"
+// and the status after each.
+func (c *children) reap(sigchld <-chan os.Signal) {
+	var b []byte
+	for range sigchld {
+		c.spawning.Lock()
+		c.mu.Lock()
+		b = b[:0]
+		ended := false
+		for {
+			var ws syscall.WaitStatus
+			pid, err := syscall.Wait4(-1, &ws, syscall.WNOHANG, nil)
+			if err == syscall.EINTR {
+				continue
+			}
+			if pid <= 0 {
+				break
+			}
+			ended = true
+			if c.n > 0 {
+				c.n--
+			}
+			if c.log.verbose() {
+				b = appendEnd(b, pid, uint32(ws))
+				b = appendStatus(b, c.n, c.limit)
+			}
+		}
+		c.log.write(b)
+		if ended {
+			c.room.Broadcast()
+		}
+		c.mu.Unlock()
+		c.spawning.Unlock()
+	}
+}

@@ -1,0 +1,309 @@
+package ucspi
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"net"
+	"net/netip"
+	"os"
+	"strings"
+	"syscall"
+	"unsafe"
+
+	"github.com/ucspi-go/ucspi/exit"
+	"github.com/ucspi-go/ucspi/resolver"
+)
+
+// The listening side of tcpserver: which address and port the command line
+// names, and the socket bound to them.
+
+// Port reads tcpserver's port argument: a number (digits only, the empty string
+// being 0, as scan_ulong sees it), else a service name from /etc/services.
+func Port(name string) (uint16, error) {
+	if n, digits := scanUlong(name); digits == len(name) {
+		return uint16(n), nil
+	}
+	if p, ok := service(servicesFile, name); ok {
+		return p, nil
+	}
+	return 0, exit.Fatal(exit.Temporary, "unable to figure out port number for ", name)
+}
+
+var servicesFile = "/etc/services"
+
+// service is getservbyname(name, "tcp") reading file: the port of the tcp entry
+// whose name or alias is name, exactly (case matters, as in the C library).
+func service(file, name string) (uint16, bool) {
+	f, err := os.Open(file)
+	if err != nil {
+		return 0, false
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		line, _, _ := strings.Cut(sc.Text(), "#")
+		fields := strings.Fields(line)
+		if len(fields) < 2 {
+			continue
+		}
+		num, proto, ok := strings.Cut(fields[1], "/")
+		if !ok || proto != "tcp" {
+			continue
+		}
+		for i, f := range fields {
+			if i == 1 || f != name {
+				continue
+			}
+			n, digits := scanUlong(num)
+			if digits == 0 || digits != len(num) || n > 65535 {
+				break
+			}
+			return uint16(n), true
+		}
+	}
+	return 0, false
+}
+
+// scanUlong is djb's scan_ulong: the value of s's leading digits and how many
+// there were.
+func scanUlong(s string) (uint64, int) {
+	var n uint64
+	i := 0
+	for ; i < len(s) && s[i] >= '0' && s[i] <= '9'; i++ {
+		n = n*10 + uint64(s[i]-'0')
+	}
+	return n, i
+}
+
+// Host finds the address tcpserver binds for its host argument: "0" or "" is
+// every address (the IPv6 wildcard, dual-stack, unless ipv4Only); a name made of
+// digits, dots and brackets is an IPv4 address read the way djb's dns_ip4 reads
+// it ("127.000.000.001" is 127.0.0.1); a name with colons is an IPv6 address,
+// brackets and "%zone" allowed; anything else is looked up in the DNS, its first
+// IPv4 address preferred as under 0.88, else its first IPv6 one.
+func Host(ctx context.Context, r *net.Resolver, host string, ipv4Only bool) (netip.Addr, error) {
+	if host == "" || host == "0" {
+		if ipv4Only {
+			return netip.IPv4Unspecified(), nil
+		}
+		return netip.IPv6Unspecified(), nil
+	}
+	if ip, literal := djbIPv4(host); literal {
+		if !ip.IsValid() {
+			return ip, exit.Fatal(exit.Temporary, "no IP address for ", host)
+		}
+		return ip, nil
+	}
+	if strings.Contains(host, ":") {
+		literal := host
+		if strings.HasPrefix(literal, "[") && strings.HasSuffix(literal, "]") {
+			literal = literal[1 : len(literal)-1]
+		}
+		ip, err := netip.ParseAddr(literal)
+		if err != nil || (ipv4Only && !ip.Unmap().Is4()) {
+			return netip.Addr{}, exit.Fatal(exit.Temporary, "no IP address for ", host)
+		}
+		return ip.Unmap(), nil
+	}
+	for _, label := range strings.Split(strings.TrimSuffix(host, "."), ".") {
+		if len(label) > 63 {
+			// djb's resolver refuses such a name before asking anyone.
+			return netip.Addr{}, exit.FatalSys(exit.Temporary, syscall.EPROTO,
+				"temporarily unable to figure out IP address for ", host, ": ")
+		}
+	}
+	networks := []string{"ip4", "ip6"}
+	if ipv4Only {
+		networks = networks[:1]
+	}
+	for _, network := range networks {
+		addrs, err := resolver.Addrs(ctx, r, network, host)
+		if err != nil && !resolver.NotFound(err) {
+			return netip.Addr{}, exit.Fatal(exit.Temporary,
+				"temporarily unable to figure out IP address for ", host, ": ", dnsReason(err))
+		}
+		if len(addrs) > 0 {
+			return addrs[0], nil
+		}
+	}
+	return netip.Addr{}, exit.Fatal(exit.Temporary, "no IP address for ", host)
+}
+
+// dnsReason is how djb's error_str words a failed lookup: a timeout is "timed
+// out", anything else "temporary failure".
+func dnsReason(err error) string {
+	var de *net.DNSError
+	if errors.As(err, &de) && de.IsTimeout {
+		return exit.Reason(syscall.ETIMEDOUT)
+	}
+	return exit.Reason(syscall.EAGAIN)
+}
+
+// djbIPv4 reads host as dns_ip4 does when it holds only digits, dots and
+// brackets: each dot ends a byte (taken modulo 256), brackets are skipped, and
+// the first four bytes are the address; fewer than four is no address at all.
+func djbIPv4(host string) (ip netip.Addr, literal bool) {
+	var out []byte
+	var code byte
+	for i := 0; i <= len(host); i++ {
+		ch := byte('.')
+		if i < len(host) {
+			ch = host[i]
+		}
+		switch {
+		case ch == '[' || ch == ']':
+		case ch == '.':
+			out = append(out, code)
+			code = 0
+		case ch >= '0' && ch <= '9':
+			code = code*10 + ch - '0'
+		default:
+			return netip.Addr{}, false
+		}
+	}
+	if len(out) < 4 {
+		return netip.Addr{}, true
+	}
+	return netip.AddrFrom4([4]byte(out[:4])), true
+}
+
+// Listener is tcpserver's listening socket, blocking, so that what it accepts
+// is blocking too, as the programs it runs expect.
+type Listener struct {
+	fd    int
+	Addr  netip.AddrPort // the bound address; its port is the real one for port 0
+	inet6 bool
+}
+
+// Listen binds ip:port (with SO_REUSEADDR, as 0.88) and listens. The IPv6
+// wildcard accepts IPv4 peers too; where the kernel has no IPv6 it falls back
+// to the IPv4 wildcard. iface is the -I interface for a link-local address.
+func Listen(ip netip.Addr, port uint16, backlog uint64, iface string) (*Listener, error) {
+	fd, err := syscall.Socket(family(ip), syscall.SOCK_STREAM|syscall.SOCK_CLOEXEC, 0)
+	if err != nil && ip == netip.IPv6Unspecified() {
+		ip = netip.IPv4Unspecified()
+		fd, err = syscall.Socket(family(ip), syscall.SOCK_STREAM|syscall.SOCK_CLOEXEC, 0)
+	}
+	if err != nil {
+		return nil, exit.FatalSys(exit.Temporary, err, "unable to create socket: ")
+	}
+	l := &Listener{fd: fd, inet6: family(ip) == syscall.AF_INET6}
+	if err := l.bind(ip, port, iface); err != nil {
+		syscall.Close(fd)
+		return nil, exit.FatalSys(exit.Temporary, err, "unable to bind: ")
+	}
+	sa, err := syscall.Getsockname(fd)
+	if err != nil {
+		syscall.Close(fd)
+		return nil, exit.FatalSys(exit.Temporary, err, "unable to get local address: ")
+	}
+	l.Addr, _ = sockAddr(sa)
+	if backlog > 1<<30 {
+		backlog = 1 << 30
+	}
+	if err := syscall.Listen(fd, int(backlog)); err != nil {
+		syscall.Close(fd)
+		return nil, exit.FatalSys(exit.Temporary, err, "unable to listen: ")
+	}
+	return l, nil
+}
+
+func family(ip netip.Addr) int {
+	if ip.Is4() {
+		return syscall.AF_INET
+	}
+	return syscall.AF_INET6
+}
+
+func (l *Listener) bind(ip netip.Addr, port uint16, iface string) error {
+	if err := syscall.SetsockoptInt(l.fd, syscall.SOL_SOCKET, syscall.SO_REUSEADDR, 1); err != nil {
+		return err
+	}
+	if ip.Is4() {
+		return syscall.Bind(l.fd, &syscall.SockaddrInet4{Port: int(port), Addr: ip.As4()})
+	}
+	if ip.IsUnspecified() {
+		// Dual-stack whatever the system's default (bindv6only) says.
+		syscall.SetsockoptInt(l.fd, syscall.IPPROTO_IPV6, syscall.IPV6_V6ONLY, 0)
+	}
+	sa := &syscall.SockaddrInet6{Port: int(port), Addr: ip.As16()}
+	if zone := ip.Zone(); zone != "" && iface == "" {
+		iface = zone
+	}
+	if iface != "" {
+		if ifi, err := net.InterfaceByName(iface); err == nil {
+			sa.ZoneId = uint32(ifi.Index)
+		} else if n, digits := scanUlong(iface); digits == len(iface) {
+			sa.ZoneId = uint32(n)
+		}
+	}
+	return syscall.Bind(l.fd, sa)
+}
+
+// Close closes the listening socket.
+func (l *Listener) Close() error { return syscall.Close(l.fd) }
+
+// Accept takes the next connection: a blocking, close-on-exec descriptor, the
+// peer's address and, for a link-local IPv6 peer, its interface index.
+func (l *Listener) Accept() (fd int, remote netip.AddrPort, scope uint32, err error) {
+	var sa syscall.RawSockaddrAny
+	n := uint32(unsafe.Sizeof(sa))
+	for {
+		r, _, e := syscall.Syscall6(syscall.SYS_ACCEPT4, uintptr(l.fd), uintptr(unsafe.Pointer(&sa)),
+			uintptr(unsafe.Pointer(&n)), syscall.SOCK_CLOEXEC, 0, 0)
+		if e == syscall.EINTR {
+			continue
+		}
+		if e != 0 {
+			return -1, netip.AddrPort{}, 0, e
+		}
+		remote, scope = rawAddr(&sa)
+		return int(r), remote, scope, nil
+	}
+}
+
+// localAddr is the connection's own address: the listening address itself
+// unless that is a wildcard, which only getsockname can resolve.
+func (l *Listener) localAddr(fd int) (netip.AddrPort, error) {
+	if !l.Addr.Addr().IsUnspecified() {
+		return l.Addr, nil
+	}
+	var sa syscall.RawSockaddrAny
+	n := uint32(unsafe.Sizeof(sa))
+	_, _, e := syscall.RawSyscall(syscall.SYS_GETSOCKNAME, uintptr(fd), uintptr(unsafe.Pointer(&sa)), uintptr(unsafe.Pointer(&n)))
+	if e != 0 {
+		return netip.AddrPort{}, e
+	}
+	local, _ := rawAddr(&sa)
+	return local, nil
+}
+
+// rawAddr converts a socket address without allocating; IPv6 zones are dropped
+// (the scope comes back separately), as the UCSPI variables carry none.
+func rawAddr(sa *syscall.RawSockaddrAny) (netip.AddrPort, uint32) {
+	switch sa.Addr.Family {
+	case syscall.AF_INET:
+		p := (*syscall.RawSockaddrInet4)(unsafe.Pointer(sa))
+		return netip.AddrPortFrom(netip.AddrFrom4(p.Addr), ntohs(p.Port)), 0
+	case syscall.AF_INET6:
+		p := (*syscall.RawSockaddrInet6)(unsafe.Pointer(sa))
+		return netip.AddrPortFrom(netip.AddrFrom16(p.Addr), ntohs(p.Port)), p.Scope_id
+	}
+	return netip.AddrPort{}, 0
+}
+
+func ntohs(p uint16) uint16 {
+	b := (*[2]byte)(unsafe.Pointer(&p))
+	return uint16(b[0])<<8 | uint16(b[1])
+}
+
+func sockAddr(sa syscall.Sockaddr) (netip.AddrPort, uint32) {
+	switch a := sa.(type) {
+	case *syscall.SockaddrInet4:
+		return netip.AddrPortFrom(netip.AddrFrom4(a.Addr), uint16(a.Port)), 0
+	case *syscall.SockaddrInet6:
+		return netip.AddrPortFrom(netip.AddrFrom16(a.Addr), uint16(a.Port)), a.ZoneId
+	}
+	return netip.AddrPort{}, 0
+}

@@ -1,0 +1,137 @@
+package ucspi
+
+import (
+	"net/netip"
+	"os"
+	"strconv"
+
+	"github.com/ucspi-go/ucspi/exit"
+)
+
+// tcpserver's messages on stderr, in 0.88's shapes. Verbosity 0 (-q) prints
+// nothing, 1 (-Q) warnings, 2 (-v) also the status and per-connection lines.
+// Each event's lines go out in one write, so that lines never interleave.
+
+const dropping = "tcpserver: warning: dropping connection, "
+
+// Exit statuses 0.88's child would have ended with, for the "end" line of a
+// connection that never got a program: denied (exit 100) or dropped (exit 111).
+const (
+	deniedStatus  = 100 << 8
+	droppedStatus = 111 << 8
+)
+
+type logger struct {
+	verbosity int
+}
+
+func (l *logger) verbose() bool { return l.verbosity >= 2 }
+
+func (l *logger) write(b []byte) {
+	if len(b) > 0 {
+		os.Stderr.Write(b)
+	}
+}
+
+// appendStatus adds "tcpserver: status: N/LIMIT".
+func appendStatus(b []byte, n, limit uint64) []byte {
+	b = append(b, "tcpserver: status: "...)
+	b = strconv.AppendUint(b, n, 10)
+	b = append(b, '/')
+	b = strconv.AppendUint(b, limit, 10)
+	return append(b, '\n')
+}
+
+// appendEnd adds "tcpserver: end P status WSTAT".
+func appendEnd(b []byte, pid int, wstat uint32) []byte {
+	b = append(b, "tcpserver: end "...)
+	b = strconv.AppendInt(b, int64(pid), 10)
+	b = append(b, " status "...)
+	b = strconv.AppendUint(b, uint64(wstat), 10)
+	return append(b, '\n')
+}
+
+// appendFrom adds "tcpserver: pid P from IP".
+func appendFrom(b []byte, pid int, remote string) []byte {
+	b = append(b, "tcpserver: pid "...)
+	b = strconv.AppendInt(b, int64(pid), 10)
+	b = append(b, " from "...)
+	b = append(b, remote...)
+	return append(b, '\n')
+}
+
+// appendVerdict adds 0.88's "ok" or "deny" line:
+// "tcpserver: ok P LOCALHOST:LOCALIP:LOCALPORT REMOTEHOST:REMOTEIP:REMOTEINFO:REMOTEPORT".
+// Names go through safe; IPv6 addresses keep their colons, as ucspi-tcp-ipv6
+// prints them.
+func appendVerdict(b []byte, verdict string, pid int, c *Conn) []byte {
+	b = append(b, "tcpserver: "...)
+	b = append(b, verdict...)
+	b = append(b, ' ')
+	b = strconv.AppendInt(b, int64(pid), 10)
+	b = append(b, ' ')
+	b = appendOptional(b, c.LocalHost)
+	b = append(b, ':')
+	b = appendIP(b, c.Local.Addr(), c.Force6)
+	b = append(b, ':')
+	b = strconv.AppendUint(b, uint64(c.Local.Port()), 10)
+	b = append(b, ' ')
+	b = appendOptional(b, c.RemoteHost)
+	b = append(b, ':')
+	b = appendIP(b, c.Remote.Addr(), c.Force6)
+	b = append(b, ':')
+	b = appendOptional(b, c.RemoteInfo)
+	b = append(b, ':')
+	b = strconv.AppendUint(b, uint64(c.Remote.Port()), 10)
+	return append(b, '\n')
+}
+
+func appendOptional(b []byte, s *string) []byte {
+	if s == nil {
+		return b
+	}
+	return appendSafe(b, *s)
+}
+
+// appendIP adds ip as the log shows it: a dotted quad for an IPv4 peer, the
+// compact IPv6 form (IPv4-mapped under -6) otherwise.
+func appendIP(b []byte, ip netip.Addr, force6 bool) []byte {
+	if force6 && ip.Is4() {
+		ip = netip.AddrFrom16(ip.As16())
+	}
+	if !force6 {
+		ip = ip.Unmap()
+	}
+	return ip.AppendTo(b)
+}
+
+// ipText is the remote address in the "pid P from IP" line.
+func ipText(ip netip.Addr, force6 bool) string {
+	return string(appendIP(nil, ip, force6))
+}
+
+// appendSafe is 0.88's safecats: at most 100 characters, anything outside
+// '!'..'~' and the characters '%' and ':' shown as '?', "..." after a long one.
+func appendSafe(b []byte, s string) []byte {
+	for i := 0; i < 100; i++ {
+		if i == len(s) || s[i] == 0 {
+			return b
+		}
+		ch := s[i]
+		if ch < 33 || ch > 126 || ch == '%' || ch == ':' {
+			ch = '?'
+		}
+		b = append(b, ch)
+	}
+	return append(b, "..."...)
+}
+
+// appendDrop adds the warning for a connection dropped before its program ran.
+func appendDrop(b []byte, what string, err error) []byte {
+	b = append(b, dropping...)
+	b = append(b, what...)
+	if err != nil {
+		b = append(b, exit.Reason(err)...)
+	}
+	return append(b, '\n')
+}

@@ -1,0 +1,232 @@
+package ucspi
+
+import (
+	"context"
+	"net"
+	"net/netip"
+	"os"
+	"os/signal"
+	"strconv"
+	"syscall"
+	"time"
+
+	"github.com/ucspi-go/ucspi/exit"
+	"github.com/ucspi-go/ucspi/resolver"
+)
+
+// Server is tcpserver: what its options say, then Run.
+type Server struct {
+	Limit        uint64  // -c: at most this many connections in hand at once
+	Backlog      uint64  // -b
+	Rules        string  // -x: the rules cdb, read for every connection; "" for none
+	AllowNoRules bool    // -X: a missing rules cdb allows everything
+	Banner       string  // -B: written to the peer before anything else
+	UID, GID     uint64  // -u, -g, -U: 0 leaves the id alone
+	LocalHost    *string // -l: TCPLOCALHOST; nil means look it up
+	RemoteHost   bool    // -h: look up TCPREMOTEHOST
+	Paranoid     bool    // -p: keep TCPREMOTEHOST only if it maps back to the peer
+	RemoteInfo   bool    // -r: ask the peer's ident server for TCPREMOTEINFO
+	Timeout      uint64  // -t: seconds for the ident exchange
+	KillOptions  bool    // -O: drop IP options (source routes)
+	NoDelay      bool    // -D: TCP_NODELAY
+	Verbosity    int     // 0 for -q, 1 for -Q, 2 for -v
+	PrintPort    bool    // -1: print the bound port on stdout
+	IPv4Only     bool    // -4
+	Force6       bool    // -6: the IPv6 view of IPv4 peers too
+	Interface    string  // -I: the interface of a link-local address
+
+	log      logger
+	kids     *children
+	listener *Listener
+	dns      *net.Resolver
+	six      bool     // the TCP6* variables too: listening on IPv6 (0.88 sets none)
+	argv     []string // the program and its arguments
+	path     []string // $PATH's directories, for a program named without a slash
+	env      []string // our environment minus any inherited connection variables
+	files    []uintptr
+}
+
+// Run is tcpserver from its operands (host port program [ arg ... ]) to the
+// accept loop, which it never leaves but to exit: errors come back as
+// exit.Error in 0.88's words.
+func (s *Server) Run(operands []string) error {
+	err := s.run(operands)
+	if e := exit.As(err); e != nil && s.Verbosity == 0 {
+		return exit.Status(e.Code) // -q: not even the fatal errors
+	}
+	return err
+}
+
+func (s *Server) run(operands []string) error {
+	s.log.verbosity = s.Verbosity
+	if len(operands) < 2 {
+		return exit.Usage()
+	}
+	hostname := operands[0]
+	port, err := Port(operands[1])
+	if err != nil {
+		return err
+	}
+	s.argv = operands[2:]
+	if len(s.argv) == 0 {
+		return exit.Usage()
+	}
+
+	terms := make(chan os.Signal, 1)
+	signal.Notify(terms, syscall.SIGTERM)
+	go func() {
+		<-terms
+		os.Exit(0) // at once; the programs running keep running
+	}()
+	// Caught rather than ignored, so that our stderr going away cannot kill
+	// us while the programs, on exec, get SIGPIPE's default back.
+	signal.Notify(make(chan os.Signal, 1), syscall.SIGPIPE)
+	sigchld := make(chan os.Signal, 1)
+	signal.Notify(sigchld, syscall.SIGCHLD)
+
+	s.dns = resolver.New()
+	ctx, cancel := context.WithTimeout(context.Background(), resolver.Timeout)
+	ip, err := Host(ctx, s.dns, hostname, s.IPv4Only)
+	cancel()
+	if err != nil {
+		return err
+	}
+	s.listener, err = Listen(ip, port, s.Backlog, s.Interface)
+	if err != nil {
+		return err
+	}
+	s.six = s.listener.inet6
+
+	if s.GID != 0 {
+		if err := setGID(int(s.GID)); err != nil {
+			return exit.FatalSys(exit.Temporary, err, "unable to set gid: ")
+		}
+	}
+	if s.UID != 0 {
+		if err := syscall.Setuid(int(s.UID)); err != nil {
+			return exit.FatalSys(exit.Temporary, err, "unable to set uid: ")
+		}
+	}
+
+	if s.PrintPort {
+		os.Stdout.WriteString(strconv.Itoa(int(s.listener.Addr.Port())) + "\n")
+	}
+	s.closeStdio()
+	s.prepareSpawn()
+	s.kids = newChildren(s.Limit, &s.log)
+	go s.kids.reap(sigchld)
+	s.kids.status()
+	s.acceptLoop()
+	return nil
+}
+
+// setGID is djb's prot_gid: the supplementary groups become gid alone, then
+// the group id. Go applies both to every thread of the process.
+func setGID(gid int) error {
+	if err := syscall.Setgroups([]int{gid}); err != nil {
+		return err
+	}
+	return syscall.Setgid(gid)
+}
+
+// closeStdio lets go of our stdin and stdout, as 0.88 closes them, so that
+// whatever fed or read us (a pipe from a supervisor) does not wait on the
+// server. They become /dev/null rather than closed so that no connection is
+// ever accepted onto descriptor 0, 1 or 2; a closed stderr stays closed for the
+// programs, which get only descriptors 0 and 1 then.
+func (s *Server) closeStdio() {
+	s.files = []uintptr{0, 0, 2}
+	null, err := syscall.Open("/dev/null", syscall.O_RDWR|syscall.O_CLOEXEC, 0)
+	if err != nil {
+		syscall.Close(0)
+		syscall.Close(1)
+		return
+	}
+	if _, err := fcntl(2, syscall.F_GETFD); err != nil {
+		s.files = s.files[:2]
+		syscall.Dup3(null, 2, syscall.O_CLOEXEC)
+	}
+	syscall.Dup3(null, 0, syscall.O_CLOEXEC)
+	syscall.Dup3(null, 1, syscall.O_CLOEXEC)
+	syscall.Close(null)
+}
+
+func fcntl(fd, cmd int) (int, error) {
+	r, _, e := syscall.Syscall(syscall.SYS_FCNTL, uintptr(fd), uintptr(cmd), 0)
+	if e != 0 {
+		return -1, e
+	}
+	return int(r), nil
+}
+
+// acceptLoop is 0.88's main loop: wait while limit connections are in hand,
+// accept, start the connection's work.
+func (s *Server) acceptLoop() {
+	var pacing backoff
+	for {
+		s.kids.waitRoom()
+		fd, remote, scope, err := s.listener.Accept()
+		if err != nil {
+			pause, warning := pacing.failed(err, time.Now())
+			if s.log.verbosity >= 1 && warning != "" {
+				s.log.write([]byte(warning))
+			}
+			time.Sleep(pause)
+			continue
+		}
+		pacing.succeeded()
+		s.kids.add()
+		if s.quick() {
+			s.serve(fd, remote, scope)
+		} else {
+			go s.serve(fd, remote, scope)
+		}
+	}
+}
+
+// backoff paces accept after failures of the server's own (out of descriptors
+// or memory), where 0.88 retried at once and spun: a pause growing from 5 ms
+// to 1 s, and a warning at most once a minute. A connection its peer abandoned
+// before we took it is skipped at once, in silence.
+type backoff struct {
+	pause  time.Duration
+	warned time.Time
+}
+
+// failed returns how long to wait after err, and the warning to print, if any.
+func (b *backoff) failed(err error, now time.Time) (time.Duration, string) {
+	if transient(err) {
+		return 0, ""
+	}
+	b.pause = min(max(2*b.pause, 5*time.Millisecond), time.Second)
+	if !b.warned.IsZero() && now.Sub(b.warned) < time.Minute {
+		return b.pause, ""
+	}
+	b.warned = now
+	return b.pause, "tcpserver: warning: unable to accept: " + exit.Reason(err) + "\n"
+}
+
+func (b *backoff) succeeded() { b.pause = 0 }
+
+// transient errors concern one connection that is already gone.
+func transient(err error) bool {
+	switch err {
+	case syscall.ECONNABORTED, syscall.EINTR, syscall.EAGAIN, syscall.EPROTO, syscall.ENETDOWN,
+		syscall.ENOPROTOOPT, syscall.EHOSTDOWN, syscall.ENONET, syscall.EHOSTUNREACH,
+		syscall.EOPNOTSUPP, syscall.ENETUNREACH, syscall.EPERM:
+		return true
+	}
+	return false
+}
+
+// quick says whether a connection's work needs nothing that can wait on the
+// network (DNS, ident), so that the accept loop may do it itself instead of
+// handing it to a goroutine.
+func (s *Server) quick() bool {
+	return !s.RemoteHost && !s.RemoteInfo && s.LocalHost != nil
+}
+
+// remoteText is the peer's address as the log's "from" line shows it.
+func (s *Server) remoteText(remote netip.AddrPort) string {
+	return ipText(remote.Addr(), s.Force6)
+}
