@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"net"
 	"net/netip"
 	"os"
 	"strconv"
@@ -173,7 +172,7 @@ six:
 // dial finds host's addresses and port's number and connects, as tcpclient
 // does before it runs anything.
 func dial(ctx context.Context, c *ucspi.Client, host, port string) (*ucspi.Connection, error) {
-	p, err := servicePort(port)
+	p, err := ucspi.Port(port)
 	if err != nil {
 		return nil, err
 	}
@@ -182,18 +181,6 @@ func dial(ctx context.Context, c *ucspi.Client, host, port string) (*ucspi.Conne
 		return nil, err
 	}
 	return c.Connect(addrs, p)
-}
-
-// servicePort reads a port argument: digits (the empty string being 0, the
-// number taken modulo 65536), else a service name.
-func servicePort(s string) (uint16, error) {
-	if n, digits := ScanUlong(s); digits == len(s) {
-		return uint16(n), nil
-	}
-	if n, err := net.LookupPort("tcp", s); err == nil && s == strings.ToLower(s) {
-		return uint16(n), nil
-	}
-	return 0, exit.Fatal(exit.Temporary, "unable to figure out port number for ", s)
 }
 
 // holdDescriptors puts a close-on-exec placeholder on each of fds, closing

@@ -347,7 +347,9 @@ func addrPort(sa unix.Sockaddr) netip.AddrPort {
 // Environment returns what the program learns about conn: the UCSPI variables
 // in 0.88's order, looking up the names and the remote user as asked.
 func (c *Client) Environment(ctx context.Context, conn *Connection) []string {
-	desc := Conn{Local: conn.Local, Remote: conn.Remote, LocalHost: c.LocalName}
+	// -6 shows an IPv4 connection as ucspi-tcp-ipv6's tcpclient -6 did, as the
+	// IPv6 socket it made it on: PROTO=TCP6 and mapped addresses.
+	desc := Conn{Local: conn.Local, Remote: conn.Remote, LocalHost: c.LocalName, Force6: c.Six}
 	if desc.LocalHost == nil {
 		desc.LocalHost = c.hostName(ctx, conn.Local.Addr())
 	}
@@ -359,32 +361,17 @@ func (c *Client) Environment(ctx context.Context, conn *Connection) []string {
 			desc.RemoteInfo = Known(info)
 		}
 	}
-	vars := desc.Vars()
-	if c.Six && desc.Proto() == "TCP" {
-		// ucspi-tcp-ipv6's tcpclient -6 shows an IPv4 connection as the IPv6
-		// socket it made it on: PROTO=TCP6 and mapped addresses.
-		mapped := func(a netip.AddrPort) string { return netip.AddrFrom16(a.Addr().Unmap().As16()).String() }
-		for i, v := range vars {
-			switch name, _, _ := strings.Cut(v, "="); name {
-			case "PROTO":
-				vars[i] = "PROTO=TCP6"
-			case "TCPLOCALIP":
-				vars[i] = "TCPLOCALIP=" + mapped(conn.Local)
-			case "TCPREMOTEIP":
-				vars[i] = "TCPREMOTEIP=" + mapped(conn.Remote)
-			}
-		}
-	}
-	return vars
+	return desc.Vars()
 }
 
 // RemoteIPText is the remote address as the environment (and tcpclient -v)
 // shows it.
 func (c *Client) RemoteIPText(conn *Connection) string {
-	if c.Six && conn.Remote.Addr().Unmap().Is4() && conn.Local.Addr().Unmap().Is4() {
-		return netip.AddrFrom16(conn.Remote.Addr().Unmap().As16()).String()
+	ip := conn.Remote.Addr().Unmap()
+	if c.Six && ip.Is4() {
+		return netip.AddrFrom16(ip.As16()).String()
 	}
-	return IPText(conn.Remote.Addr())
+	return IPText(ip)
 }
 
 // hostName is what djb's dns_name4 gives for ip: its first PTR name, "" when
