@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"os"
 	"strings"
 	"syscall"
@@ -108,7 +107,7 @@ func operand(args []string, n int, def string) string {
 // scriptDial connects as the scripts' tcpclient -RHl0 -- host port did. On
 // failure it has printed tcpclient's messages and returns tcpclient's exit
 // status.
-func scriptDial(s *Stdio, host, port string) (net.Conn, int) {
+func scriptDial(s *Stdio, host, port string) (*os.File, int) {
 	c := &ucspi.Client{
 		Timeout:   [2]uint64{2, 58},
 		LocalName: ucspi.Known("0"),
@@ -125,14 +124,13 @@ func scriptDial(s *Stdio, host, port string) (net.Conn, int) {
 		}
 		return nil, e.Code
 	}
-	f := os.NewFile(uintptr(conn.FD), "tcpclient")
-	defer f.Close()
-	nc, err := net.FileConn(f)
-	if err != nil {
+	// Blocking, as the scripts' programs had it: each read is one system
+	// call, with no poller between the socket and the copy.
+	if err := ucspi.Blocking(conn.FD); err != nil {
 		fmt.Fprintf(s.Err, "tcpclient: fatal: unable to set up descriptor 6: %s\n", exit.Reason(err))
 		return nil, exit.Temporary
 	}
-	return nc, 0
+	return os.NewFile(uintptr(conn.FD), "network"), 0
 }
 
 // tcpcat is: exec tcpclient -RHl0 -- "${1-0}" "${2-17}" sh -c 'exec cat <&6'

@@ -96,10 +96,10 @@ func tcpclient(o *clientOptions, errs io.Writer, operands []string) error {
 	if err != nil {
 		return err
 	}
-	env := c.Environment(ctx, conn)
 	if o.verbosity >= 2 {
 		fmt.Fprintf(errs, "tcpclient: connected to %s port %d\n", c.RemoteIPText(conn), conn.Remote.Port())
 	}
+	env := c.Environment(ctx, conn)
 	if err := unix.Dup3(conn.FD, 6, 0); err != nil {
 		return exit.FatalSys(exit.Temporary, err, "unable to set up descriptor 6: ")
 	}

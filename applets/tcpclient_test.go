@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/netip"
 	"os"
+	"os/exec"
 	"slices"
 	"sort"
 	"strconv"
@@ -454,4 +455,90 @@ func TestTCPClientIPv6AgainstReference(t *testing.T) {
 			compareClientRuns(t, ref, ours, func() reftest.Cmd { return reftest.Cmd{Args: tc.args, Env: env} }, anyLocalPort)
 		})
 	}
+}
+
+// BenchmarkTCPClient is one whole tcpclient run: start, connect, exec a
+// program that exits at once; ours and Debian's side by side.
+func BenchmarkTCPClient(b *testing.B) {
+	ln, err := net.Listen("tcp", "127.0.44.1:0")
+	if err != nil {
+		b.Skip(err)
+	}
+	defer ln.Close()
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			c.Close()
+		}
+	}()
+	_, port, _ := net.SplitHostPort(ln.Addr().String())
+	for _, which := range []string{"ours", "reference"} {
+		b.Run(which, func(b *testing.B) {
+			prog := reftest.Ours(b, "tcpclient")
+			if which == "reference" {
+				prog = reftest.Ref(b, "tcpclient")
+			}
+			for b.Loop() {
+				if out, err := exec.Command(prog, "-RHl0", "127.0.44.1", port, "/bin/true").CombinedOutput(); err != nil {
+					b.Fatalf("%v: %s", err, out)
+				}
+			}
+		})
+	}
+}
+
+// BenchmarkTcpcat moves 64 MB from a server to /dev/null through tcpcat;
+// ours and Debian's (a script: tcpclient running sh running cat).
+func BenchmarkTcpcat(b *testing.B) {
+	const size = 64 << 20
+	chunk := make([]byte, 1<<20)
+	ln, err := net.Listen("tcp", "127.0.44.1:0")
+	if err != nil {
+		b.Skip(err)
+	}
+	defer ln.Close()
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer c.Close()
+				for range size / len(chunk) {
+					if _, err := c.Write(chunk); err != nil {
+						return
+					}
+				}
+			}()
+		}
+	}()
+	_, port, _ := net.SplitHostPort(ln.Addr().String())
+	for _, which := range []string{"ours", "reference"} {
+		b.Run(which, func(b *testing.B) {
+			prog := reftest.Ours(b, "tcpcat")
+			if which == "reference" {
+				prog = reftest.Ref(b, "tcpcat")
+			}
+			b.SetBytes(size)
+			for b.Loop() {
+				cmd := exec.Command(prog, "127.0.44.1", port)
+				var n countWriter
+				cmd.Stdout = &n
+				if err := cmd.Run(); err != nil || n != size {
+					b.Fatalf("%v after %d bytes", err, n)
+				}
+			}
+		})
+	}
+}
+
+type countWriter int64
+
+func (c *countWriter) Write(p []byte) (int, error) {
+	*c += countWriter(len(p))
+	return len(p), nil
 }
