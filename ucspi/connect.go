@@ -282,7 +282,7 @@ func connectWithin(fd int, sa unix.Sockaddr, seconds uint64) error {
 	if err == nil {
 		return nil
 	}
-	if err != unix.EINPROGRESS && err != unix.EAGAIN {
+	if err != unix.EINPROGRESS && err != unix.EAGAIN && err != unix.EINTR {
 		return err
 	}
 	deadline := time.Now().Add(time.Duration(min(seconds, 1<<31)) * time.Second)
