@@ -11,6 +11,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/ucspi-go/ucspi/exit"
+	"github.com/ucspi-go/ucspi/pathexec"
 	"github.com/ucspi-go/ucspi/rblsmtpd"
 	"github.com/ucspi-go/ucspi/resolver"
 )
@@ -56,7 +57,7 @@ func rblsmtpdSetup(fs *pflag.FlagSet) Runner {
 		lists := &rblsmtpd.Lists{Sources: sources, Resolver: resolver.New(), Timeout: lookupTimeout()}
 		verdict := rblsmtpd.Decide(context.Background(), env, remoteIP, lists)
 		if !verdict.Block {
-			err := rblsmtpd.Exec(operands, os.Environ())
+			err := pathexec.Run(operands[0], operands, os.Environ())
 			return exit.FatalSys(exit.Temporary, err, "unable to run ", operands[0], ": ")
 		}
 		reply := verdict.Reply()
