@@ -26,9 +26,10 @@ func TestMain(m *testing.M) { reftest.Main(m) }
 const nobody = 65534
 
 // TestRTS runs the script as rts.sh does (env - PATH=ours:$PATH sh rts.tests |
-// cat -v), with one addition: DNSCACHEIP points at a fake DNS server giving the
-// answers the script assumes of "the DNS cache" (127.0.0.1 <-> localhost) and of
-// rbl.maps.vix.com, the blocklist 0.88's rblsmtpd was written against.
+// cat -v), with two additions to that environment: DNSCACHEIP points at a fake
+// DNS server giving the answers the script assumes of "the DNS cache" (127.0.0.1
+// <-> localhost) and of rbl.maps.vix.com, the blocklist 0.88's rblsmtpd had built
+// in; RBLSMTPD_DEFAULT_BASE names that list, since ours has none built in.
 func TestRTS(t *testing.T) {
 	for _, p := range []string{"supervise", "svc", "sh", "sed", "tr", "grep"} {
 		if _, err := exec.LookPath(p); err != nil {
@@ -64,7 +65,8 @@ func TestRTS(t *testing.T) {
 	defer cancel()
 	cmd := exec.CommandContext(ctx, "sh", "-c", "sh rts.tests 2>&1 | cat -v")
 	cmd.Dir = work
-	cmd.Env = []string{"PATH=" + bin + ":/usr/local/bin:/usr/bin:/bin", "DNSCACHEIP=" + dns.IP}
+	cmd.Env = []string{"PATH=" + bin + ":/usr/local/bin:/usr/bin:/bin", "DNSCACHEIP=" + dns.IP,
+		"RBLSMTPD_DEFAULT_BASE=rbl.maps.vix.com"}
 	cmd.SysProcAttr = &syscall.SysProcAttr{
 		Setpgid:    true,
 		Credential: &syscall.Credential{Uid: nobody, Gid: nobody, Groups: []uint32{}},
