@@ -1,6 +1,7 @@
 package cdbrules
 
 import (
+	"bytes"
 	"encoding/binary"
 	"io"
 	"syscall"
@@ -89,18 +90,24 @@ func (c *Writer) Add(key, data []byte) error {
 	if c.err != nil {
 		return c.err
 	}
-	var head [8]byte
-	binary.LittleEndian.PutUint32(head[0:], uint32(len(key)))
-	binary.LittleEndian.PutUint32(head[4:], uint32(len(data)))
-	c.err = c.put(head[:])
-	if c.err == nil {
-		c.err = c.put(key)
-	}
-	if c.err == nil {
-		c.err = c.put(data)
-	}
-	if c.err != nil {
-		return c.err
+	if 8+len(key)+len(data) <= cap(c.buf)-len(c.buf) {
+		c.buf = binary.LittleEndian.AppendUint32(c.buf, uint32(len(key)))
+		c.buf = binary.LittleEndian.AppendUint32(c.buf, uint32(len(data)))
+		c.buf = append(append(c.buf, key...), data...)
+	} else {
+		var head [8]byte
+		binary.LittleEndian.PutUint32(head[0:], uint32(len(key)))
+		binary.LittleEndian.PutUint32(head[4:], uint32(len(data)))
+		c.err = c.put(head[:])
+		if c.err == nil {
+			c.err = c.put(key)
+		}
+		if c.err == nil {
+			c.err = c.put(data)
+		}
+		if c.err != nil {
+			return c.err
+		}
 	}
 	c.entries = append(c.entries, slot{Hash(key), c.pos})
 	if c.err = c.advance(8); c.err == nil {
@@ -134,20 +141,28 @@ func (c *Writer) Finish() error {
 	}
 	var header [headerSize]byte
 	table := make([]slot, 0, 2*maxCount(&count))
+	taken := make([]byte, 0, 2*maxCount(&count)) // 1 for a slot in use
 	out := make([]byte, 0, 16*maxCount(&count))
 	for i := 0; i < 256; i++ {
 		n := count[i] * 2
 		binary.LittleEndian.PutUint32(header[8*i:], c.pos)
 		binary.LittleEndian.PutUint32(header[8*i+4:], n)
-		table = table[:n]
+		table, taken = table[:n], taken[:n]
 		clear(table)
+		clear(taken)
 		for _, e := range split[start[i] : start[i]+count[i]] {
-			where := (e.h >> 8) % n
-			for table[where].p != 0 {
-				if where++; where == n {
-					where = 0
+			// Linear probing from the key's slot to the next free one,
+			// wrapping around; keys of similar text crowd together (ranges
+			// above all), so the search runs through IndexByte.
+			where := int((e.h >> 8) % n)
+			if taken[where] != 0 {
+				if free := bytes.IndexByte(taken[where:], 0); free >= 0 {
+					where += free
+				} else {
+					where = bytes.IndexByte(taken, 0)
 				}
 			}
+			taken[where] = 1
 			table[where] = e
 		}
 		out = out[:0]

@@ -12,10 +12,12 @@ LOOKUPS=${LOOKUPS:-200}
 
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
-if [ -x bin/ucspi ]; then
-  cp bin/ucspi "$work/ucspi"
+# The static binary (make static) is the one installed; bin/ucspi may use cgo,
+# whose dynamic loading slows every program start.
+if [ -x bin/ucspi-static ]; then
+  cp bin/ucspi-static "$work/ucspi"
 else
-  go build -o "$work/ucspi" .
+  CGO_ENABLED=0 go build -o "$work/ucspi" .
 fi
 ln -s ucspi "$work/tcprules"
 ln -s ucspi "$work/tcprulescheck"
