@@ -5,11 +5,10 @@ package rts
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strconv"
-	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -80,31 +79,19 @@ func TestRTS(t *testing.T) {
 		t.Errorf("rts.tests: %v", err)
 	}
 	if !bytes.Equal(out, want) {
-		t.Errorf("rts.tests output differs from rts.exp:\n%s", diff(string(want), string(out)))
+		t.Errorf("rts.tests output differs from rts.exp:\n%s", diff(t, want, out))
 	}
 }
 
-// diff shows the first lines where want and got part, with context.
-func diff(want, got string) string {
-	w, g := strings.Split(want, "\n"), strings.Split(got, "\n")
-	var b strings.Builder
-	shown := 0
-	for i := 0; i < len(w) || i < len(g); i++ {
-		var wl, gl string
-		if i < len(w) {
-			wl = w[i]
-		}
-		if i < len(g) {
-			gl = g[i]
-		}
-		if wl != gl {
-			b.WriteString("line " + itoa(i+1) + ":\n  want: " + wl + "\n  got:  " + gl + "\n")
-			if shown++; shown == 30 {
-				break
-			}
-		}
+// diff shows where want and got part, with diff -u when it is installed.
+func diff(t *testing.T, want, got []byte) string {
+	dir := t.TempDir()
+	w, g := filepath.Join(dir, "rts.exp"), filepath.Join(dir, "rts.out")
+	os.WriteFile(w, want, 0o644)
+	os.WriteFile(g, got, 0o644)
+	out, err := exec.Command("diff", "-u", w, g).Output()
+	if len(out) == 0 {
+		return "(no diff: " + fmt.Sprint(err) + ")\n" + string(got)
 	}
-	return b.String()
+	return string(out)
 }
-
-func itoa(n int) string { return strconv.Itoa(n) }
