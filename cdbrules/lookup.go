@@ -23,6 +23,9 @@ type Decision struct {
 // ip is the remote address as text (dotted quad for IPv4, compact IPv6 text
 // otherwise; an IPv4-mapped IPv6 address is looked up as IPv4); host and info
 // may be "" meaning unknown (0.88 passes 0).
+// Where 0.88 opens and maps the file for every connection, LookupFile keeps the
+// last file mapped and only stats it (see mapped): the answers are the same.
+// It is safe to call from several goroutines.
 func LookupFile(path, ip, host, info string) (Decision, error) {
 	p := Peer{IP: CanonicalIP(ip), Host: host, HostKnown: host != "", Info: info, InfoKnown: info != ""}
 	var d Decision
