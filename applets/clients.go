@@ -140,7 +140,7 @@ func tcpcat(s *Stdio, args []string) error {
 		return exit.Status(code)
 	}
 	defer conn.Close()
-	if err := relay(s.Out, conn, nil); err != nil {
+	if err := copyThrough(s.Out, conn, nil); err != nil {
 		if errors.Is(err, errRead) {
 			fmt.Fprintf(s.Err, "cat: -: %s\n", capitalized(err))
 		} else {
@@ -194,7 +194,7 @@ func httpAt(s *Stdio, args []string) error {
 	conn.Write(crlf.AppendAddCR(nil, dashEcho(request, false)))
 	var body bodyFilter
 	var d crlf.Deleter
-	relay(s.Out, conn, func(dst, src []byte) []byte { return body.Append(dst, d.Append(nil, src)) })
+	copyThrough(s.Out, conn, func(dst, src []byte) []byte { return body.Append(dst, d.Append(nil, src)) })
 	s.Out.Write(body.Append(nil, d.Finish(nil)))
 	s.Out.Write(body.Finish(nil))
 	return nil
@@ -205,17 +205,17 @@ func httpAt(s *Stdio, args []string) error {
 // an error, as delcr exited 111 into a pipeline whose status was cat's.
 func delcrCatV(dst io.Writer, src io.Reader) error {
 	var d crlf.Deleter
-	relay(dst, src, func(out, in []byte) []byte { return appendCatV(out, d.Append(nil, in)) })
+	copyThrough(dst, src, func(out, in []byte) []byte { return appendCatV(out, d.Append(nil, in)) })
 	dst.Write(appendCatV(nil, d.Finish(nil)))
 	return nil
 }
 
 var errRead = errors.New("read")
 
-// relay copies src to dst through convert (nil copies as is), writing what
+// copyThrough copies src to dst through convert (nil copies as is), writing what
 // each read produced before reading again, until src ends. A read error comes
 // back wrapped in errRead; a write error as it is.
-func relay(dst io.Writer, src io.Reader, convert func(dst, src []byte) []byte) error {
+func copyThrough(dst io.Writer, src io.Reader, convert func(dst, src []byte) []byte) error {
 	in := make([]byte, 64<<10)
 	var out []byte
 	for {

@@ -54,5 +54,5 @@ mconnect-io takes no options and ignores its arguments. It exits 0.`,
 // of in only that side (the connection stays open for the server's reply).
 func mconnectIO(out io.Writer, in io.Reader, netIn io.Reader, netOut io.Writer) {
 	go crlf.AddCR(netOut, in)
-	relay(out, netIn, nil)
+	copyThrough(out, netIn, nil)
 }
