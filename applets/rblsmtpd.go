@@ -11,6 +11,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/ucspi-go/ucspi/exit"
+	"github.com/ucspi-go/ucspi/pathexec"
 	"github.com/ucspi-go/ucspi/rblsmtpd"
 	"github.com/ucspi-go/ucspi/resolver"
 )
@@ -26,12 +27,18 @@ func init() {
 }
 
 // lookupTimeoutVar names the variable that bounds each DNS lookup, in seconds.
-const lookupTimeoutVar = "RBLSMTPD_DNS_TIMEOUT"
+const (
+	lookupTimeoutVar = "RBLSMTPD_DNS_TIMEOUT"
+	// defaultBaseVar names the list to use when no -r is given, where 0.88 had
+	// rbl.maps.vix.com built in; unset, there is none.
+	defaultBaseVar = "RBLSMTPD_DEFAULT_BASE"
+)
 
 func rblsmtpdSetup(fs *pflag.FlagSet) Runner {
 	var bounce, failClosed bool
 	var timeout uint64
 	var sources []rblsmtpd.Source
+	var rbls int
 	Choice(fs, &bounce, true, "bounce", "b", "reject a listed client with 553 (permanent)")
 	Choice(fs, &bounce, false, "no-bounce", "B", "reject a listed client with 451 (temporary; the default)")
 	Choice(fs, &failClosed, true, "fail-closed", "c", "a failed lookup blocks (-r) or does not accept (-a), with 451")
@@ -39,6 +46,7 @@ func rblsmtpdSetup(fs *pflag.FlagSet) Runner {
 	Ulong(fs, &timeout, 60, "timeout", "t", "end the conversation with a blocked client after this many seconds; 0: reject at once")
 	fs.VarP(sourceOption{func(arg string) {
 		sources = append(sources, rblsmtpd.Block(arg, bounce, failClosed))
+		rbls++
 	}}, "rbl", "r", "block clients listed under base (TXT), or with base:message (A record, %IP% is the client)")
 	fs.VarP(sourceOption{func(arg string) {
 		sources = append(sources, rblsmtpd.Allow(arg, failClosed))
@@ -52,11 +60,15 @@ func rblsmtpdSetup(fs *pflag.FlagSet) Runner {
 		if v, ok := os.LookupEnv("RBLSMTPD"); ok {
 			env = &v
 		}
+		// 0.88 added its default list after every option, with the last -b/-c.
+		if base := os.Getenv(defaultBaseVar); rbls == 0 && base != "" {
+			sources = append(sources, rblsmtpd.Block(base, bounce, failClosed))
+		}
 		remoteIP := os.Getenv("TCPREMOTEIP")
 		lists := &rblsmtpd.Lists{Sources: sources, Resolver: resolver.New(), Timeout: lookupTimeout()}
 		verdict := rblsmtpd.Decide(context.Background(), env, remoteIP, lists)
 		if !verdict.Block {
-			err := rblsmtpd.Exec(operands, os.Environ())
+			err := pathexec.Run(operands[0], operands, os.Environ())
 			return exit.FatalSys(exit.Temporary, err, "unable to run ", operands[0], ": ")
 		}
 		reply := verdict.Reply()
@@ -99,8 +111,8 @@ Otherwise rblsmtpd looks $TCPREMOTEIP up in the lists given by -r and -a, in ord
 
 Failed lookups: with -C (the default) a failed -r lookup lists nobody and a failed -a lookup anti-lists the client; with -c a failed -r lookup blocks the client with "451 temporary RBL lookup error" and a failed -a lookup anti-lists nobody. After a failed lookup any rejection uses 451, even with -b: a lookup failure never bounces mail.
 
-Environment: $RBLSMTPD and $TCPREMOTEIP as above. $DNSCACHEIP, a list of IP addresses, sends the DNS queries to those servers instead of the ones in /etc/resolv.conf. $RBLSMTPD_DNS_TIMEOUT bounds each lookup, in seconds (fractions allowed, default 60).
+Environment: $RBLSMTPD and $TCPREMOTEIP as above. $DNSCACHEIP, a list of IP addresses, sends the DNS queries to those servers instead of the ones in /etc/resolv.conf. $RBLSMTPD_DNS_TIMEOUT bounds each lookup, in seconds (fractions allowed, default 60). $RBLSMTPD_DEFAULT_BASE, when set and no -r is given, is the list to consult (in either -r form), after the -a lists, as 0.88 consulted its built-in one.
 
 Exit codes: 100 for a usage error, 111 when smtpd cannot be run ("rblsmtpd: fatal: unable to run smtpd: REASON"), 0 at the end of a conversation; otherwise smtpd's own.
 
-NOTES: 0.88 used rbl.maps.vix.com when no -r was given; that list is long gone, and Debian's build, like this one, consults no list by default. Lists change their policies, and a dead list's zone may come to list everyone, so a default list would be a hazard: name the lists you use. The lookups run at once and their answers are read in command-line order, which decides as 0.88 did in the time of the slowest lookup rather than the sum.`
+NOTES: 0.88 used rbl.maps.vix.com when no -r was given; that list is long gone, and Debian's build, like this one, consults no list by default. Lists change their policies, and a dead list's zone may come to list everyone, so a built-in default would be a hazard: name the lists you use, with -r or with $RBLSMTPD_DEFAULT_BASE. The lookups run at once and their answers are read in command-line order, which decides as 0.88 did in the time of the slowest lookup rather than the sum.`

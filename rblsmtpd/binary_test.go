@@ -565,3 +565,23 @@ func BenchmarkDecide(b *testing.B) {
 		}
 	}
 }
+
+// TestDefaultBaseVariable: $RBLSMTPD_DEFAULT_BASE stands in for 0.88's built-in
+// list: used, after the -a lists and with the last -b, only when no -r is given.
+func TestDefaultBaseVariable(t *testing.T) {
+	srv := fakedns.Start(t,
+		`4.3.2.1.old.test. TXT "listed in the default"`,
+		`4.3.2.1.given.test. TXT "listed where -r said"`,
+		`5.3.2.1.white.test. A 127.0.0.2`,
+		`5.3.2.1.old.test. TXT "never asked"`,
+	)
+	base := env("TCPREMOTEIP=1.2.3.4", "DNSCACHEIP="+srv.IP, "RBLSMTPD_DEFAULT_BASE=old.test")
+	c := start(t, base, append([]string{"-b", "-t", "30"}, smtpd...)...)
+	c.converse("553 listed in the default")
+
+	c = start(t, base, append([]string{"-r", "given.test", "-t", "30"}, smtpd...)...)
+	c.converse("451 listed where -r said")
+
+	c = start(t, env("TCPREMOTEIP=1.2.3.5", "DNSCACHEIP="+srv.IP, "RBLSMTPD_DEFAULT_BASE=old.test"), append([]string{"-a", "white.test"}, smtpd...)...)
+	c.passed() // the -a answer decides, though the default list was asked too
+}
