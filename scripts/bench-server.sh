@@ -4,7 +4,9 @@
 # spawning server cannot beat by much), all running the same tiny static
 # handler, interleaved (ours, Debian's, floor, ours, ...) so that a machine
 # busy with something else hurts all alike. Then the servers' resident memory,
-# idle and with 40 handlers running.
+# idle and with 40 handlers running. Besides connections per second it reports
+# the server's own CPU time per connection (its utime+stime, the handlers'
+# excluded), which a machine busy with other work disturbs less.
 #
 # Environment: ROUNDS (5), N connections per run (4000), LEVELS in flight
 # ("1 8 40"), REF (the reference tcpserver, /usr/bin/tcpserver), OUT (a file to
@@ -68,6 +70,10 @@ server() { # name handler...: the command line of server name
 	esac
 }
 
+# ticks PID: the CPU time PID has used itself, in clock ticks.
+ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
+hz=$(getconf CLK_TCK)
+
 results=$work/results.jsonl
 for level in $LEVELS; do
 	round=1
@@ -75,7 +81,12 @@ for level in $LEVELS; do
 		for name in ours debian floor; do
 			# shellcheck disable=SC2046 # the command line is meant to split
 			start $(server $name "$work/okprog")
-			"$work/loadgen" -addr "127.0.0.1:$port" -n "$N" -c "$level" -label "$name $level" >>"$results"
+			t0=$(ticks "$srvpid")
+			line=$("$work/loadgen" -addr "127.0.0.1:$port" -n "$N" -c "$level" -label "$name $level")
+			t1=$(ticks "$srvpid")
+			# the loadgen's warm-up connections are counted too: 100 of them
+			cpu=$(awk -v t="$((t1 - t0))" -v hz="$hz" -v n="$N" 'BEGIN { printf "%.1f", t * 1e6 / hz / (n + 100) }')
+			echo "$line" | sed "s/}\$/,\"server_cpu_us\":$cpu}/" >>"$results"
 			stop
 		done
 		round=$((round + 1))
@@ -92,15 +103,18 @@ median() {
 
 echo
 echo "connections/s with okprog (median of $ROUNDS runs of $N connections; -R -H -l0)"
-printf '%-9s %10s %10s %7s %10s %9s %9s %9s\n' "in flight" ours debian ratio floor ours/floor "p99 ours" "p99 deb"
+printf '%-9s %9s %9s %6s %9s %10s %9s %9s %12s\n' "in flight" ours debian ratio floor ours/floor "p99 ours" "p99 deb" "cpu/conn o:d:f"
 for level in $LEVELS; do
 	o=$(median ours "$level" conns_per_s)
 	d=$(median debian "$level" conns_per_s)
 	f=$(median floor "$level" conns_per_s)
 	po=$(median ours "$level" p99_us)
 	pd=$(median debian "$level" p99_us)
-	awk -v l="$level" -v o="$o" -v d="$d" -v f="$f" -v po="$po" -v pd="$pd" 'BEGIN {
-		printf "%-9s %10.0f %10.0f %6.2fx %10.0f %8.2fx %7.0fus %7.0fus\n", l, o, d, o / d, f, o / f, po, pd }'
+	co=$(median ours "$level" server_cpu_us)
+	cd=$(median debian "$level" server_cpu_us)
+	cf=$(median floor "$level" server_cpu_us)
+	awk -v l="$level" -v o="$o" -v d="$d" -v f="$f" -v po="$po" -v pd="$pd" -v co="$co" -v cd="$cd" -v cf="$cf" 'BEGIN {
+		printf "%-9s %9.0f %9.0f %5.2fx %9.0f %9.2fx %7.0fus %7.0fus %4.0f:%.0f:%.0fus\n", l, o, d, o / d, f, o / f, po, pd, co, cd, cf }'
 done
 
 # rss PID: resident set size in kB.

@@ -3,7 +3,6 @@ package ucspi
 import (
 	"os"
 	"sync"
-	"syscall"
 )
 
 // children counts the connections in hand, from accept until their program
@@ -103,11 +102,7 @@ func (c *children) reap(sigchld <-chan os.Signal) {
 		b = b[:0]
 		ended := false
 		for {
-			var ws syscall.WaitStatus
-			pid, err := syscall.Wait4(-1, &ws, syscall.WNOHANG, nil)
-			if err == syscall.EINTR {
-				continue
-			}
+			pid, ws := reapOne()
 			if pid <= 0 {
 				break
 			}

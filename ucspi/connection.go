@@ -20,10 +20,10 @@ import (
 // only at the end.
 func (s *Server) serve(fd int, remote netip.AddrPort, scope uint32) {
 	if s.KillOptions && remote.Addr().Unmap().Is4() {
-		syscall.SetsockoptString(fd, syscall.IPPROTO_IP, syscall.IP_OPTIONS, "")
+		killIPOptions(fd)
 	}
 	if s.NoDelay {
-		syscall.SetsockoptInt(fd, syscall.IPPROTO_TCP, syscall.TCP_NODELAY, 1)
+		setsockoptInt(fd, syscall.IPPROTO_TCP, syscall.TCP_NODELAY, 1)
 	}
 
 	if s.Banner != "" {
@@ -151,7 +151,7 @@ func (s *Server) deny(fd int, c *Conn) {
 		b = appendVerdict(b, "deny", 0, c)
 	}
 	s.kids.drop(b, deniedStatus)
-	syscall.Close(fd)
+	closeFD(fd)
 }
 
 // drop ends a connection that failed before its program ran, with 0.88's
@@ -170,7 +170,7 @@ func (s *Server) drop(fd int, remote netip.AddrPort, c *Conn, what string, err e
 	}
 	s.kids.drop(b, droppedStatus)
 	if fd >= 0 {
-		syscall.Close(fd)
+		closeFD(fd)
 	}
 }
 

@@ -225,7 +225,7 @@ func Listen(ip netip.Addr, port uint16, backlog uint64, iface string) (*Listener
 	}
 	l.accept = func(fd uintptr) bool {
 		n := uint32(unsafe.Sizeof(l.sa))
-		r, _, e := syscall.Syscall6(syscall.SYS_ACCEPT4, fd, uintptr(unsafe.Pointer(&l.sa)),
+		r, _, e := syscall.RawSyscall6(syscall.SYS_ACCEPT4, fd, uintptr(unsafe.Pointer(&l.sa)),
 			uintptr(unsafe.Pointer(&n)), syscall.SOCK_CLOEXEC, 0, 0)
 		l.accepted, l.errno = int(r), e
 		return e != syscall.EAGAIN

@@ -44,14 +44,14 @@ func (s *Server) spawn(fd int, c *Conn, env []string) {
 
 	switch {
 	case err == nil:
-		syscall.Close(fd)
+		closeFD(fd)
 	case err == syscall.EAGAIN:
 		var b []byte
 		if s.log.verbosity >= 1 {
 			b = appendDrop(b, "unable to fork: ", err)
 		}
 		s.kids.forkFailed(b)
-		syscall.Close(fd)
+		closeFD(fd)
 	default:
 		s.drop(fd, c.Remote, c, "unable to run "+s.argv[0]+": ", err)
 	}
