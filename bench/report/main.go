@@ -318,10 +318,30 @@ func (r *results) targets(w io.Writer) {
 			}
 			q := median(ours.values) / median(ref.values)
 			measured = fmt.Sprintf("%.2fx (want >= %.2fx)", q, t.min)
+			if lo, hi, ok := spread(ours.values, ref.values); ok {
+				measured += fmt.Sprintf("; round by round %.2fx to %.2fx", lo, hi)
+			}
 			met = yes(q >= t.min)
 		}
 		fmt.Fprintf(w, "| %s | %s | %s |\n", t.what, measured, met)
 	}
+}
+
+// spread is the least and the greatest of the ratios a[i] / b[i]: the
+// runs of one round were made one after the other, so each pair saw the
+// machine alike, and the range says how far one round can be trusted.
+func spread(a, b []float64) (lo, hi float64, ok bool) {
+	if len(a) < 2 || len(a) != len(b) {
+		return 0, 0, false
+	}
+	lo, hi = math.Inf(1), math.Inf(-1)
+	for i := range a {
+		if b[i] == 0 {
+			return 0, 0, false
+		}
+		lo, hi = min(lo, a[i]/b[i]), max(hi, a[i]/b[i])
+	}
+	return lo, hi, true
 }
 
 func yes(b bool) string {
