@@ -10,8 +10,10 @@ LDFLAGS := -X main.version=$(VERSION)
 
 all: bin/ucspi
 
+# Pure Go (no cgo): a static binary starts in half the time of a dynamic one,
+# which every per-connection applet (rblsmtpd, fixcrio, argv0) pays.
 bin/ucspi:
-	$(GO) build -ldflags "$(LDFLAGS)" -o bin/ucspi .
+	CGO_ENABLED=0 $(GO) build -ldflags "$(LDFLAGS)" -o bin/ucspi .
 
 # A static, stripped binary: what goes into the FROM scratch image.
 static:

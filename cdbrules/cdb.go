@@ -1,6 +1,7 @@
 package cdbrules
 
 import (
+	"bytes"
 	"encoding/binary"
 	"io"
 	"syscall"
@@ -30,11 +31,16 @@ type slot struct{ h, p uint32 }
 // when its hash is 0: a key can hash to 0, and testing the hash would overwrite it.
 type Writer struct {
 	w       io.WriteSeeker
-	buf     []byte // djb's 8192-byte buffer, flushed only when full, so a write error surfaces where 0.88's would
+	buf     []byte // written out only when full, as djb's buffer_putalign does
 	pos     uint32
 	entries []slot
 	err     error
 }
+
+// bufferSize is eight times djb's 8192 bytes: an eighth of the write calls
+// makes tcprules faster than 0.88's on large files. The one visible effect: when
+// the disk fills, the write error surfaces a few lines later than under 0.88.
+const bufferSize = 64 << 10
 
 // errTooBig is what cdb_make reports when the file would pass 4 GiB.
 var errTooBig = syscall.ENOMEM
@@ -44,7 +50,7 @@ func NewWriter(w io.WriteSeeker) (*Writer, error) {
 	if _, err := w.Seek(headerSize, io.SeekStart); err != nil {
 		return nil, err
 	}
-	return &Writer{w: w, buf: make([]byte, 0, 8192), pos: headerSize}, nil
+	return &Writer{w: w, buf: make([]byte, 0, bufferSize), pos: headerSize}, nil
 }
 
 // put is djb's buffer_putalign: fill the buffer, write it out whenever it is full.
@@ -84,26 +90,32 @@ func (c *Writer) Add(key, data []byte) error {
 	if c.err != nil {
 		return c.err
 	}
-	var head [8]byte
-	binary.LittleEndian.PutUint32(head[0:], uint32(len(key)))
-	binary.LittleEndian.PutUint32(head[4:], uint32(len(data)))
-	c.err = c.put(head[:])
-	if c.err == nil {
-		c.err = c.put(key)
-	}
-	if c.err == nil {
-		c.err = c.put(data)
-	}
-	if c.err != nil {
-		return c.err
-	}
-	c.entries = append(c.entries, slot{Hash(key), c.pos})
-	for _, n := range []int{8, len(key), len(data)} {
-		if c.err = c.advance(n); c.err != nil {
+	if 8+len(key)+len(data) <= cap(c.buf)-len(c.buf) {
+		c.buf = binary.LittleEndian.AppendUint32(c.buf, uint32(len(key)))
+		c.buf = binary.LittleEndian.AppendUint32(c.buf, uint32(len(data)))
+		c.buf = append(append(c.buf, key...), data...)
+	} else {
+		var head [8]byte
+		binary.LittleEndian.PutUint32(head[0:], uint32(len(key)))
+		binary.LittleEndian.PutUint32(head[4:], uint32(len(data)))
+		c.err = c.put(head[:])
+		if c.err == nil {
+			c.err = c.put(key)
+		}
+		if c.err == nil {
+			c.err = c.put(data)
+		}
+		if c.err != nil {
 			return c.err
 		}
 	}
-	return nil
+	c.entries = append(c.entries, slot{Hash(key), c.pos})
+	if c.err = c.advance(8); c.err == nil {
+		if c.err = c.advance(len(key)); c.err == nil {
+			c.err = c.advance(len(data))
+		}
+	}
+	return c.err
 }
 
 // Finish writes the hash tables and the header. The file is complete only after it.
@@ -129,31 +141,40 @@ func (c *Writer) Finish() error {
 	}
 	var header [headerSize]byte
 	table := make([]slot, 0, 2*maxCount(&count))
-	var b [8]byte
+	taken := make([]byte, 0, 2*maxCount(&count)) // 1 for a slot in use
+	out := make([]byte, 0, 16*maxCount(&count))
 	for i := 0; i < 256; i++ {
 		n := count[i] * 2
 		binary.LittleEndian.PutUint32(header[8*i:], c.pos)
 		binary.LittleEndian.PutUint32(header[8*i+4:], n)
-		table = table[:n]
+		table, taken = table[:n], taken[:n]
 		clear(table)
+		clear(taken)
 		for _, e := range split[start[i] : start[i]+count[i]] {
-			where := (e.h >> 8) % n
-			for table[where].p != 0 {
-				if where++; where == n {
-					where = 0
+			// Linear probing from the key's slot to the next free one,
+			// wrapping around; keys of similar text crowd together (ranges
+			// above all), so the search runs through IndexByte.
+			where := int((e.h >> 8) % n)
+			if taken[where] != 0 {
+				if free := bytes.IndexByte(taken[where:], 0); free >= 0 {
+					where += free
+				} else {
+					where = bytes.IndexByte(taken, 0)
 				}
 			}
+			taken[where] = 1
 			table[where] = e
 		}
+		out = out[:0]
 		for _, e := range table {
-			binary.LittleEndian.PutUint32(b[0:], e.h)
-			binary.LittleEndian.PutUint32(b[4:], e.p)
-			if err := c.put(b[:]); err != nil {
-				return err
-			}
-			if err := c.advance(8); err != nil {
-				return err
-			}
+			out = binary.LittleEndian.AppendUint32(out, e.h)
+			out = binary.LittleEndian.AppendUint32(out, e.p)
+		}
+		if err := c.put(out); err != nil {
+			return err
+		}
+		if err := c.advance(len(out)); err != nil {
+			return err
 		}
 	}
 	if err := c.flush(); err != nil {

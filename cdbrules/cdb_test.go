@@ -200,24 +200,25 @@ func (s *seekBuffer) Seek(off int64, whence int) (int64, error) {
 	return int64(s.off), nil
 }
 
-// A write error shows up where 0.88's would: when the 8192-byte buffer fills.
+// A write error shows up when the buffer fills, as in 0.88 (whose buffer is
+// an eighth the size).
 func TestWriterErrorWhenBufferFills(t *testing.T) {
-	f := &failingWriter{limit: 2048 + 8192}
+	f := &failingWriter{limit: 2048 + bufferSize}
 	w, err := NewWriter(f)
 	if err != nil {
 		t.Fatal(err)
 	}
 	key := bytes.Repeat([]byte("k"), 100)
 	added := 0
-	for ; added < 1000; added++ {
+	for ; added < 10000; added++ {
 		if err := w.Add(key, nil); err != nil {
 			break
 		}
 	}
-	// 108-byte records: the buffer holds 75 of them and part of the 76th, and
-	// the second flush is the first to fail.
-	if added != 151 {
-		t.Errorf("failed after %d records, want 151", added)
+	// 108-byte records: the second flush is the first to fail, in the record
+	// that fills the buffer a second time.
+	if want := 2 * bufferSize / 108; added != want {
+		t.Errorf("failed after %d records, want %d", added, want)
 	}
 }
 

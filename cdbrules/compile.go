@@ -48,7 +48,9 @@ func Compile(in io.Reader, path, tmp string) error {
 		}
 		return &FileError{Op: "write", Path: tmp, Err: err}
 	}
-	if err := os.Rename(tmp, path); err != nil {
+	// syscall.Rename, not os.Rename, which refuses a directory as the target
+	// itself with its own error where rename(2) says why.
+	if err := syscall.Rename(tmp, path); err != nil {
 		return &FileError{Op: "move", Path: tmp, To: path, Err: err}
 	}
 	return nil

@@ -132,7 +132,8 @@ var smallCases = []string{
 
 func TestSmallCasesAgainstReference(t *testing.T) {
 	ref := reftest.Ref(t, "tcprules")
-	for _, rules := range smallCases {
+	long := strings.Repeat("a", 200000)
+	for _, rules := range append(smallCases, "="+long+":allow,X=/"+long+"/\n1.2.3.4:deny\n", "1.2.3.4:bad"+long+"\n") {
 		dir := t.TempDir()
 		want := reftest.Run(t, ref, reftest.Cmd{Args: []string{"r.cdb", "r.tmp"}, Stdin: []byte(rules), Dir: dir})
 		err := Compile(strings.NewReader(rules), filepath.Join(dir, "o.cdb"), filepath.Join(dir, "o.tmp"))

@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"io/fs"
 	"net/netip"
+	"runtime/debug"
+	"sync"
 	"syscall"
 )
 
@@ -21,18 +23,68 @@ type Decision struct {
 // ip is the remote address as text (dotted quad for IPv4, compact IPv6 text
 // otherwise; an IPv4-mapped IPv6 address is looked up as IPv4); host and info
 // may be "" meaning unknown (0.88 passes 0).
+// Where 0.88 opens and maps the file for every connection, LookupFile keeps the
+// last file mapped and only stats it (see mapped): the answers are the same.
+// It is safe to call from several goroutines.
 func LookupFile(path, ip, host, info string) (Decision, error) {
+	p := Peer{IP: CanonicalIP(ip), Host: host, HostKnown: host != "", Info: info, InfoKnown: info != ""}
+	var d Decision
+	err := mapped.use(path, func(r *Rules) error {
+		m, err := r.Lookup(p, nil)
+		if err != nil {
+			return &fs.PathError{Op: "read", Path: path, Err: err}
+		}
+		d = m.Decision()
+		return nil
+	})
+	return d, err
+}
+
+// mapped keeps the last rules file LookupFile opened mapped, so that a lookup
+// per connection costs one stat instead of an open, a mapping, page faults, an
+// unmapping and a close. The file is opened afresh, as 0.88 opens it for every
+// connection, whenever stat says it is not the file mapped: another inode (a
+// new cdb renamed over it, as tcprules does), another size, another
+// modification or change time (rewritten in place, chmod). A file that cannot
+// be stat'ed is opened anyway, for 0.88's error.
+var mapped fileCache
+
+type fileCache struct {
+	mu    sync.Mutex
+	path  string
+	id    fileID
+	rules *Rules
+}
+
+type fileID struct {
+	dev, ino     uint64
+	size         int64
+	mtime, ctime syscall.Timespec
+}
+
+func (c *fileCache) use(path string, fn func(*Rules) error) error {
+	var st syscall.Stat_t
+	statErr := syscall.Stat(path, &st)
+	id := fileID{uint64(st.Dev), st.Ino, st.Size, st.Mtim, st.Ctim}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if statErr == nil && c.rules != nil && c.path == path && c.id == id {
+		return fn(c.rules)
+	}
+	if c.rules != nil {
+		c.rules.Close()
+		c.rules = nil
+	}
 	r, err := Open(path)
 	if err != nil {
-		return Decision{}, err
+		return err
 	}
-	defer r.Close()
-	p := Peer{IP: CanonicalIP(ip), Host: host, HostKnown: host != "", Info: info, InfoKnown: info != ""}
-	m, err := r.Lookup(p, nil)
-	if err != nil {
-		return Decision{}, &fs.PathError{Op: "read", Path: path, Err: err}
+	if statErr != nil {
+		defer r.Close()
+		return fn(r)
 	}
-	return m.Decision(), nil
+	c.path, c.id, c.rules = path, id, r
+	return fn(r)
 }
 
 // Peer is a connection as rules.c sees it. An unknown host or info (0.88's null
@@ -130,7 +182,24 @@ func (r *Rules) Close() error {
 // empty default. The host keys are tried only when the host is known, the info
 // keys only when the info is. tried, if not nil, sees every key before it is
 // looked up. The ip is used as given: see CanonicalIP.
-func (r *Rules) Lookup(p Peer, tried func(key string)) (Match, error) {
+func (r *Rules) Lookup(p Peer, tried func(key string)) (m Match, err error) {
+	if r.mapped {
+		// A file truncated while mapped faults on the pages past its new end;
+		// make that an error, not the death of the whole server.
+		defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
+		defer func() {
+			if e := recover(); e != nil {
+				if _, fault := e.(interface{ Addr() uintptr }); !fault {
+					panic(e)
+				}
+				m, err = Match{}, errFormat
+			}
+		}()
+	}
+	return r.lookup(p, tried)
+}
+
+func (r *Rules) lookup(p Peer, tried func(key string)) (Match, error) {
 	s := search{r: &r.r, tried: tried, key: make([]byte, 0, 64)}
 	ip, host, info := p.IP, p.Host, p.Info
 	if p.InfoKnown {

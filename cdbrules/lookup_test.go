@@ -398,3 +398,57 @@ func TestCompileErrorKeepsOldRules(t *testing.T) {
 		t.Errorf("inexpressible prefix: %v", err)
 	}
 }
+
+// LookupFile keeps the file mapped between calls, but sees every change 0.88
+// would see by opening it for each connection.
+func TestLookupFileSeesChanges(t *testing.T) {
+	dir := t.TempDir()
+	path, tmp := filepath.Join(dir, "rules.cdb"), filepath.Join(dir, "rules.tmp")
+	env := func() []string {
+		t.Helper()
+		d, err := LookupFile(path, "1.2.3.4", "", "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return d.Env
+	}
+	for _, v := range []string{"one", "two", "six"} {
+		if err := Compile(strings.NewReader("1.2.3.4:allow,V=/"+v+"/\n"), path, tmp); err != nil {
+			t.Fatal(err)
+		}
+		if got := env(); !slices.Equal(got, []string{"V=" + v}) {
+			t.Errorf("after compiling %s: %q", v, got)
+		}
+	}
+	// Rewritten in place: same inode, same size.
+	if err := os.WriteFile(path, compileOurs(t, []byte("1.2.3.4:allow,V=/ten/\n")), 0644); err != nil {
+		t.Fatal(err)
+	}
+	if got := env(); !slices.Equal(got, []string{"V=ten"}) {
+		t.Errorf("after rewriting in place: %q", got)
+	}
+	os.Remove(path)
+	if _, err := LookupFile(path, "1.2.3.4", "", ""); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("after removing: %v", err)
+	}
+	os.WriteFile(path, nil, 0644)
+	if _, err := LookupFile(path, "1.2.3.4", "", ""); !errors.Is(err, syscall.EINVAL) {
+		t.Errorf("after emptying: %v", err)
+	}
+}
+
+// A mapped file truncated under a lookup is an error, not a crash.
+func TestTruncatedWhileMapped(t *testing.T) {
+	path := writeCDB(t, string(generateRules(2000, 12, false))+":allow\n")
+	r, err := Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	if err := os.Truncate(path, 0); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := r.Lookup(Peer{IP: "1.2.3.4"}, nil); !errors.Is(err, syscall.EPROTO) {
+		t.Errorf("%v", err)
+	}
+}

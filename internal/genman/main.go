@@ -23,8 +23,10 @@ func main() {
 		fmt.Fprintln(os.Stderr, "genman: fatal:", err)
 		os.Exit(111)
 	}
-	header := &doc.GenManHeader{Section: "1", Source: "ucspi", Manual: "ucspi-tcp compatible tools"}
 	for _, a := range applets.All() {
+		// A fresh header each time: GenMan fills in the title of the first
+		// command it sees and would reuse it for every later page.
+		header := &doc.GenManHeader{Section: "1", Source: "ucspi", Manual: "ucspi-tcp compatible tools"}
 		var result error
 		cmd := a.Command(applets.OSStdio(), &result)
 		cmd.DisableAutoGenTag = true

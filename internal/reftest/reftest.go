@@ -87,6 +87,8 @@ func build() {
 	root := filepath.Join(filepath.Dir(here), "..", "..")
 	cmd := exec.Command("go", "build", "-o", filepath.Join(binDir, "ucspi"), ".")
 	cmd.Dir = root
+	// Built as `make` builds it: static, without cgo.
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
 	if out, err := cmd.CombinedOutput(); err != nil {
 		buildErr = errors.New(err.Error() + ": " + string(out))
 	}

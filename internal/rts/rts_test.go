@@ -5,11 +5,10 @@ package rts
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strconv"
-	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -26,9 +25,10 @@ func TestMain(m *testing.M) { reftest.Main(m) }
 const nobody = 65534
 
 // TestRTS runs the script as rts.sh does (env - PATH=ours:$PATH sh rts.tests |
-// cat -v), with one addition: DNSCACHEIP points at a fake DNS server giving the
-// answers the script assumes of "the DNS cache" (127.0.0.1 <-> localhost) and of
-// rbl.maps.vix.com, the blocklist 0.88's rblsmtpd was written against.
+// cat -v), with two additions to that environment: DNSCACHEIP points at a fake
+// DNS server giving the answers the script assumes of "the DNS cache" (127.0.0.1
+// <-> localhost) and of rbl.maps.vix.com, the blocklist 0.88's rblsmtpd had built
+// in; RBLSMTPD_DEFAULT_BASE names that list, since ours has none built in.
 func TestRTS(t *testing.T) {
 	for _, p := range []string{"supervise", "svc", "sh", "sed", "tr", "grep"} {
 		if _, err := exec.LookPath(p); err != nil {
@@ -64,7 +64,8 @@ func TestRTS(t *testing.T) {
 	defer cancel()
 	cmd := exec.CommandContext(ctx, "sh", "-c", "sh rts.tests 2>&1 | cat -v")
 	cmd.Dir = work
-	cmd.Env = []string{"PATH=" + bin + ":/usr/local/bin:/usr/bin:/bin", "DNSCACHEIP=" + dns.IP}
+	cmd.Env = []string{"PATH=" + bin + ":/usr/local/bin:/usr/bin:/bin", "DNSCACHEIP=" + dns.IP,
+		"RBLSMTPD_DEFAULT_BASE=rbl.maps.vix.com"}
 	cmd.SysProcAttr = &syscall.SysProcAttr{
 		Setpgid:    true,
 		Credential: &syscall.Credential{Uid: nobody, Gid: nobody, Groups: []uint32{}},
@@ -78,31 +79,19 @@ func TestRTS(t *testing.T) {
 		t.Errorf("rts.tests: %v", err)
 	}
 	if !bytes.Equal(out, want) {
-		t.Errorf("rts.tests output differs from rts.exp:\n%s", diff(string(want), string(out)))
+		t.Errorf("rts.tests output differs from rts.exp:\n%s", diff(t, want, out))
 	}
 }
 
-// diff shows the first lines where want and got part, with context.
-func diff(want, got string) string {
-	w, g := strings.Split(want, "\n"), strings.Split(got, "\n")
-	var b strings.Builder
-	shown := 0
-	for i := 0; i < len(w) || i < len(g); i++ {
-		var wl, gl string
-		if i < len(w) {
-			wl = w[i]
-		}
-		if i < len(g) {
-			gl = g[i]
-		}
-		if wl != gl {
-			b.WriteString("line " + itoa(i+1) + ":\n  want: " + wl + "\n  got:  " + gl + "\n")
-			if shown++; shown == 30 {
-				break
-			}
-		}
+// diff shows where want and got part, with diff -u when it is installed.
+func diff(t *testing.T, want, got []byte) string {
+	dir := t.TempDir()
+	w, g := filepath.Join(dir, "rts.exp"), filepath.Join(dir, "rts.out")
+	os.WriteFile(w, want, 0o644)
+	os.WriteFile(g, got, 0o644)
+	out, err := exec.Command("diff", "-u", w, g).Output()
+	if len(out) == 0 {
+		return "(no diff: " + fmt.Sprint(err) + ")\n" + string(got)
 	}
-	return b.String()
+	return string(out)
 }
-
-func itoa(n int) string { return strconv.Itoa(n) }

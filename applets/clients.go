@@ -1,0 +1,360 @@
+package applets
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"syscall"
+
+	"github.com/spf13/pflag"
+
+	"github.com/ucspi-go/ucspi/crlf"
+	"github.com/ucspi-go/ucspi/exit"
+	"github.com/ucspi-go/ucspi/resolver"
+	"github.com/ucspi-go/ucspi/ucspi"
+)
+
+// The sample clients of 0.88 were shell scripts around tcpclient -RHl0, addcr,
+// delcr, cat -v and awk. These applets do the same work in-process, so they
+// need no shell (they run in a FROM scratch image), and print what the scripts
+// printed, byte for byte, for the same server replies. Where a script
+// hard-wires a port, an extra operand names another.
+
+func init() {
+	for _, a := range []*Applet{
+		{
+			Name:    "tcpcat",
+			Summary: "print what a TCP server sends",
+			Usage:   "tcpcat host port",
+			Setup:   script(tcpcat),
+			Manual: `tcpcat connects to port on host (default: port 17 on the local host) and prints everything it receives, unchanged, until the server closes the connection. It sends nothing. It can be used to transfer binary data.
+
+tcpcat exits 0 when the server has closed the connection; 1, with cat's message ("cat: -: Connection reset by peer"), if reading the connection fails; 111, with tcpclient's messages, if it cannot connect.`,
+		},
+		{
+			Name:    "who@",
+			Summary: "print the list of users on a remote host (systat, port 11)",
+			Usage:   "who@ [ host [ port ] ]",
+			Setup:   script(func(s *Stdio, args []string) error { return printRemote(s, args, "11") }),
+			Manual: `who@ connects to TCP port 11 (systat) on host (default: the local host) and prints what it receives, removing the CR of each CR LF and showing unprintable characters as cat -v does (^M, M-x, ^?). Some hosts answer on port 11 with a list of active users, for example by running tcpserver -RHl0 0 11 who.
+
+The second operand, not in 0.88, names another port.
+
+who@ exits 0 even when it cannot connect (tcpclient's messages say so on stderr), as the 0.88 script did, whose status was cat's.`,
+		},
+		{
+			Name:    "date@",
+			Summary: "print the date on a remote host (daytime, port 13)",
+			Usage:   "date@ [ host [ port ] ]",
+			Setup:   script(func(s *Stdio, args []string) error { return printRemote(s, args, "13") }),
+			Manual: `date@ connects to TCP port 13 (daytime) on host (default: the local host) and prints what it receives, removing the CR of each CR LF and showing unprintable characters as cat -v does. Some hosts answer on port 13 with a human-readable date, for example by running tcpserver -RHl0 0 13 date.
+
+The second operand, not in 0.88, names another port.
+
+date@ exits 0 even when it cannot connect (tcpclient's messages say so on stderr), as the 0.88 script did, whose status was cat's.`,
+		},
+		{
+			Name:    "finger@",
+			Summary: "ask a remote host's finger server about a user (port 79)",
+			Usage:   "finger@ [ host [ user [ port ] ] ]",
+			Setup:   script(finger),
+			Manual: `finger@ connects to TCP port 79 (finger) on host (default: the local host), sends user (default: nothing) and a CR LF, and prints what it receives, removing the CR of each CR LF and showing unprintable characters as cat -v does. With no user, many servers list the users logged in.
+
+The user is sent as the 0.88 script's echo sent it: backslash escapes (\n, \t, \c, \0nnn...) are interpreted, and a user of exactly "-n" sends nothing at all.
+
+Not in 0.88: a host operand of the form user@host, with no user operand (or an empty one), asks host about user; a third operand names another port.
+
+finger@ exits 0 even when it cannot connect (tcpclient's messages say so on stderr), as the 0.88 script did, whose status was cat's.`,
+		},
+		{
+			Name:    "http@",
+			Summary: "fetch a web page over HTTP/1.0 and print its body",
+			Usage:   "http@ [ host [ page [ port ] ] ]",
+			Setup:   script(httpAt),
+			Manual: `http@ connects to port (default 80) on host (default: the local host), sends
+
+  GET /page HTTP/1.0
+  Host: host:port
+
+with CR LF line ends, and prints the body of the response: every line after the first empty one, with the CR of each CR LF removed. As in the 0.88 script (which used awk), empty lines are dropped from the body too, and a final partial line gets a newline. The request is written as the script's echo wrote it: backslash escapes in page are interpreted.
+
+http@ exits 0 even when it cannot connect (tcpclient's messages say so on stderr), as the 0.88 script did, whose status was awk's.`,
+		},
+	} {
+		a.RawArgs = true
+		Register(a)
+	}
+}
+
+// script adapts a sample client to the Setup shape: the 0.88 scripts take no
+// options, every argument is an operand.
+func script(run Runner) func(*pflag.FlagSet) Runner {
+	return func(*pflag.FlagSet) Runner { return run }
+}
+
+// operand is the shell's ${n-def}: args[n-1] when there is one, else def.
+func operand(args []string, n int, def string) string {
+	if len(args) >= n {
+		return args[n-1]
+	}
+	return def
+}
+
+// scriptDial connects as the scripts' tcpclient -RHl0 -- host port did. On
+// failure it has printed tcpclient's messages and returns tcpclient's exit
+// status.
+func scriptDial(s *Stdio, host, port string) (*os.File, int) {
+	c := &ucspi.Client{
+		Timeout:   [2]uint64{2, 58},
+		LocalName: ucspi.Known("0"),
+		Resolver:  resolver.New(),
+		Warn:      s.Err,
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), resolver.Timeout)
+	defer cancel()
+	conn, err := dial(ctx, c, host, port)
+	if err != nil {
+		e := exit.As(err)
+		if !e.Silent() {
+			fmt.Fprintf(s.Err, "tcpclient: %s\n", e.Text)
+		}
+		return nil, e.Code
+	}
+	// Blocking, as the scripts' programs had it: each read is one system
+	// call, with no poller between the socket and the copy.
+	if err := ucspi.Blocking(conn.FD); err != nil {
+		fmt.Fprintf(s.Err, "tcpclient: fatal: unable to set up descriptor 6: %s\n", exit.Reason(err))
+		return nil, exit.Temporary
+	}
+	return os.NewFile(uintptr(conn.FD), "network"), 0
+}
+
+// tcpcat is: exec tcpclient -RHl0 -- "${1-0}" "${2-17}" sh -c 'exec cat <&6'
+func tcpcat(s *Stdio, args []string) error {
+	conn, code := scriptDial(s, operand(args, 1, "0"), operand(args, 2, "17"))
+	if conn == nil {
+		return exit.Status(code)
+	}
+	defer conn.Close()
+	if err := copyThrough(s.Out, conn, nil); err != nil {
+		if errors.Is(err, errRead) {
+			fmt.Fprintf(s.Err, "cat: -: %s\n", capitalized(err))
+		} else {
+			fmt.Fprintf(s.Err, "cat: write error: %s\n", capitalized(err))
+		}
+		return exit.Status(1)
+	}
+	return nil
+}
+
+// printRemote is who@ and date@:
+// tcpclient -RHl0 -- "${1-0}" PORT sh -c 'exec delcr <&6' | cat -v
+func printRemote(s *Stdio, args []string, port string) error {
+	conn, _ := scriptDial(s, operand(args, 1, "0"), operand(args, 2, port))
+	if conn == nil {
+		return nil
+	}
+	defer conn.Close()
+	return delcrCatV(s.Out, conn)
+}
+
+// finger is:
+// echo "${2-}" | tcpclient -RHl0 -- "${1-0}" 79 sh -c 'addcr >&7; exec delcr <&6' | cat -v
+func finger(s *Stdio, args []string) error {
+	host, user := operand(args, 1, "0"), operand(args, 2, "")
+	if i := strings.LastIndexByte(host, '@'); i >= 0 && user == "" {
+		host, user = host[i+1:], host[:i]
+	}
+	conn, _ := scriptDial(s, host, operand(args, 3, "79"))
+	if conn == nil {
+		return nil
+	}
+	defer conn.Close()
+	// A server that hangs up before reading the question still gets its answer
+	// printed, as addcr dying of SIGPIPE left delcr to run.
+	conn.Write(crlf.AppendAddCR(nil, dashEcho(user, true)))
+	return delcrCatV(s.Out, conn)
+}
+
+// httpAt is:
+// echo "GET /${2-} HTTP/1.0\nHost: ${1-0}:${3-80}\n" | tcpclient -RHl0 -- "${1-0}" "${3-80}"
+// sh -c 'addcr >&7; exec delcr <&6' | awk '/^$/ { body=1; next } { if (body) print }'
+func httpAt(s *Stdio, args []string) error {
+	host, page, port := operand(args, 1, "0"), operand(args, 2, ""), operand(args, 3, "80")
+	conn, _ := scriptDial(s, host, port)
+	if conn == nil {
+		return nil
+	}
+	defer conn.Close()
+	request := "GET /" + page + " HTTP/1.0\nHost: " + host + ":" + port + "\n"
+	conn.Write(crlf.AppendAddCR(nil, dashEcho(request, false)))
+	var body bodyFilter
+	var d crlf.Deleter
+	copyThrough(s.Out, conn, func(dst, src []byte) []byte { return body.Append(dst, d.Append(nil, src)) })
+	s.Out.Write(body.Append(nil, d.Finish(nil)))
+	s.Out.Write(body.Finish(nil))
+	return nil
+}
+
+// delcrCatV copies src to dst as delcr | cat -v would: CR LF becomes LF, then
+// every unprintable byte is shown in cat -v's notation. Reading stops quietly at
+// an error, as delcr exited 111 into a pipeline whose status was cat's.
+func delcrCatV(dst io.Writer, src io.Reader) error {
+	var d crlf.Deleter
+	copyThrough(dst, src, func(out, in []byte) []byte { return appendCatV(out, d.Append(nil, in)) })
+	dst.Write(appendCatV(nil, d.Finish(nil)))
+	return nil
+}
+
+var errRead = errors.New("read")
+
+// copyThrough copies src to dst through convert (nil copies as is), writing what
+// each read produced before reading again, until src ends. A read error comes
+// back wrapped in errRead; a write error as it is.
+func copyThrough(dst io.Writer, src io.Reader, convert func(dst, src []byte) []byte) error {
+	in := make([]byte, 64<<10)
+	var out []byte
+	for {
+		n, err := src.Read(in)
+		if n > 0 {
+			chunk := in[:n]
+			if convert != nil {
+				out = convert(out[:0], chunk)
+				chunk = out
+			}
+			if _, werr := dst.Write(chunk); werr != nil {
+				return werr
+			}
+		}
+		if err == io.EOF {
+			return nil
+		}
+		if err != nil {
+			return fmt.Errorf("%w: %w", errRead, err)
+		}
+	}
+}
+
+// capitalized is err's system message as the C library words it: "Connection
+// reset by peer" where Go says "connection reset by peer".
+func capitalized(err error) string {
+	var errno syscall.Errno
+	msg := err.Error()
+	if errors.As(err, &errno) {
+		msg = errno.Error()
+	}
+	if msg != "" && msg[0] >= 'a' && msg[0] <= 'z' {
+		msg = string(msg[0]-'a'+'A') + msg[1:]
+	}
+	return msg
+}
+
+// appendCatV appends src to dst in cat -v's notation: control characters as
+// ^X (except tab and newline), DEL as ^?, bytes with the high bit as M- and
+// the notation of the low seven bits.
+func appendCatV(dst, src []byte) []byte {
+	for _, c := range src {
+		switch {
+		case c >= 32 && c < 127, c == '\t', c == '\n':
+			dst = append(dst, c)
+		case c < 32:
+			dst = append(dst, '^', c+64)
+		case c == 127:
+			dst = append(dst, '^', '?')
+		case c >= 128+32 && c < 128+127:
+			dst = append(dst, 'M', '-', c-128)
+		case c == 128+127:
+			dst = append(dst, 'M', '-', '^', '?')
+		default:
+			dst = append(dst, 'M', '-', '^', c-128+64)
+		}
+	}
+	return dst
+}
+
+// dashEcho is what Debian's /bin/sh (dash) prints for echo "s": backslash
+// escapes interpreted (\a \b \e \f \n \r \t \v \\, octal \0nnn and \nnn, \c
+// ending the output there, anything else kept as it is), then a newline. With
+// option, an argument of exactly "-n" is echo's option and prints nothing.
+func dashEcho(s string, option bool) []byte {
+	if option && s == "-n" {
+		return nil
+	}
+	out := make([]byte, 0, len(s)+1)
+	for i := 0; i < len(s); i++ {
+		if s[i] != '\\' || i+1 == len(s) {
+			out = append(out, s[i])
+			continue
+		}
+		c := s[i+1]
+		if simple := strings.IndexByte("abefnrtv\\", c); simple >= 0 {
+			out = append(out, "\a\b\x1b\f\n\r\t\v\\"[simple])
+			i++
+			continue
+		}
+		switch {
+		case c == 'c':
+			return out
+		case c >= '0' && c <= '7':
+			// Three octal digits at most, not counting the 0 of \0nnn.
+			j := i + 1
+			if c == '0' {
+				j++
+			}
+			var v byte
+			for digits := 3; digits > 0 && j < len(s) && s[j] >= '0' && s[j] <= '7'; digits, j = digits-1, j+1 {
+				v = v<<3 | (s[j] - '0')
+			}
+			out = append(out, v)
+			i = j - 1
+		default:
+			out = append(out, '\\')
+		}
+	}
+	return append(out, '\n')
+}
+
+// bodyFilter is awk '/^$/ { body=1; next } { if (body) print }' on a stream:
+// each line after the first empty one, empty lines dropped, a final partial
+// line ended with a newline. It holds no more than one byte of state.
+type bodyFilter struct {
+	body   bool
+	inLine bool // some of the current line has been seen
+}
+
+// Append appends the output for src to dst.
+func (b *bodyFilter) Append(dst, src []byte) []byte {
+	for len(src) > 0 {
+		if !b.inLine {
+			if src[0] == '\n' {
+				b.body = true
+				src = src[1:]
+				continue
+			}
+			b.inLine = true
+		}
+		end := len(src)
+		if i := bytes.IndexByte(src, '\n'); i >= 0 {
+			end = i + 1
+			b.inLine = false
+		}
+		if b.body {
+			dst = append(dst, src[:end]...)
+		}
+		src = src[end:]
+	}
+	return dst
+}
+
+// Finish ends a final line that has no newline, as awk's print does.
+func (b *bodyFilter) Finish(dst []byte) []byte {
+	if b.inLine && b.body {
+		dst = append(dst, '\n')
+	}
+	b.inLine = false
+	return dst
+}

@@ -1,0 +1,194 @@
+// Package rblsmtpd decides whether an SMTP client may reach the mail server, from
+// $RBLSMTPD or from DNS blocklists (RBL sources) and allowlists (anti-RBL
+// sources), and holds ucspi-tcp 0.88's limited SMTP conversation that turns a
+// blocked client away.
+package rblsmtpd
+
+import (
+	"context"
+	"net/netip"
+	"strings"
+	"time"
+
+	"github.com/ucspi-go/ucspi/resolver"
+)
+
+// Source is one -r or -a option, with the -b and -c settings in force where it
+// stood on the command line: 0.88 looked each source up as getopt reached it, so
+// "-b -r base" bounces and "-r base -b" does not.
+type Source struct {
+	Allow bool   // -a: an A record accepts the client, skipping later sources
+	Base  string // the zone the reversed address is looked up under
+	// Message, for "-r base:message", makes an A record block with this text
+	// (%IP% standing for the client's address) instead of reading TXT records.
+	Message    string
+	HasMessage bool
+	Bounce     bool // -b: a listing gets 553, not 451
+	FailClosed bool // -c: a failed lookup blocks (-r) or does not accept (-a)
+}
+
+// Block is the source of "-r arg": a TXT list "base", or an A list
+// "base:message", split at the first colon (domain names have none).
+func Block(arg string, bounce, failClosed bool) Source {
+	s := Source{Base: arg, Bounce: bounce, FailClosed: failClosed}
+	if i := strings.IndexByte(arg, ':'); i >= 0 {
+		s.Base, s.Message, s.HasMessage = arg[:i], arg[i+1:], true
+		if s.Message == "" {
+			s.Message = "%IP% is listed by " + s.Base
+		}
+	}
+	return s
+}
+
+// Allow is the source of "-a base".
+func Allow(base string, failClosed bool) Source {
+	return Source{Allow: true, Base: base, FailClosed: failClosed}
+}
+
+// Resolver is the part of *net.Resolver the lookups use.
+type Resolver interface {
+	LookupTXT(ctx context.Context, name string) ([]string, error)
+	LookupNetIP(ctx context.Context, network, host string) ([]netip.Addr, error)
+}
+
+// Lists are the sources to consult, in command-line order, and how long one
+// lookup may take.
+type Lists struct {
+	Sources  []Source
+	Resolver Resolver
+	Timeout  time.Duration
+}
+
+// Verdict is what happens to the client: the SMTP server runs, or (Block) the
+// client is turned away with Code (451 temporary, 553 permanent) and Text.
+type Verdict struct {
+	Block bool
+	Code  int
+	Text  string
+}
+
+// LookupError is the text a fail-closed lookup failure blocks with.
+const LookupError = "temporary RBL lookup error"
+
+// Decide is the verdict for the client at remoteIP ($TCPREMOTEIP), given $RBLSMTPD
+// (nil when unset). As under 0.88: an empty $RBLSMTPD accepts, "-text" bounces,
+// "text" rejects temporarily, all without a lookup; otherwise the first source
+// that lists or allow-lists the client decides, and a failed lookup, whatever
+// -c says, makes any later rejection temporary.
+func Decide(ctx context.Context, rblsmtpd *string, remoteIP string, l *Lists) Verdict {
+	if rblsmtpd != nil {
+		switch v := *rblsmtpd; {
+		case v == "":
+			return Verdict{}
+		case v[0] == '-':
+			return Verdict{Block: true, Code: 553, Text: v[1:]}
+		default:
+			return Verdict{Block: true, Code: 451, Text: v}
+		}
+	}
+	ip, ok := ClientAddr(remoteIP)
+	if !ok || len(l.Sources) == 0 {
+		return Verdict{}
+	}
+
+	// 0.88 asked one source after another. Asking them all at once and reading
+	// the answers in order gives the same verdict in the time of the slowest
+	// lookup, not the sum; the ones still running when an earlier source decides
+	// are cancelled.
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	answers := make([]chan answer, len(l.Sources))
+	for i, s := range l.Sources {
+		answers[i] = make(chan answer, 1)
+		go func() { answers[i] <- l.lookup(ctx, s, ip) }()
+	}
+
+	mustNotBounce := false
+	for i, s := range l.Sources {
+		a := <-answers[i]
+		switch {
+		case a.failed && s.Allow:
+			mustNotBounce = true
+			if !s.FailClosed {
+				return Verdict{}
+			}
+		case a.failed:
+			mustNotBounce = true
+			if s.FailClosed {
+				return Verdict{Block: true, Code: 451, Text: LookupError}
+			}
+		case a.listed && s.Allow:
+			return Verdict{}
+		case a.listed:
+			code := 451
+			if s.Bounce && !mustNotBounce {
+				code = 553
+			}
+			return Verdict{Block: true, Code: code, Text: a.text}
+		}
+	}
+	return Verdict{}
+}
+
+// answer is one source's reply: listed (with the text to use), not listed, or
+// the lookup failed.
+type answer struct {
+	listed, failed bool
+	text           string
+}
+
+func (l *Lists) lookup(ctx context.Context, s Source, ip netip.Addr) answer {
+	if l.Timeout > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, l.Timeout)
+		defer cancel()
+	}
+	name := QueryName(ip, s.Base)
+	if !Queryable(name) {
+		// Go's resolver calls such a name "not found" without asking anyone;
+		// a base that cannot be asked is a failed lookup, for -c to catch.
+		return answer{failed: true}
+	}
+	if !s.Allow && !s.HasMessage {
+		// A TXT list, as in 0.88: every string of every record, joined; an
+		// empty text is no listing.
+		txts, err := l.Resolver.LookupTXT(ctx, name)
+		if err != nil {
+			return answer{failed: !resolver.NotFound(err)}
+		}
+		text := strings.Join(txts, "")
+		return answer{listed: text != "", text: text}
+	}
+	addrs, err := l.Resolver.LookupNetIP(ctx, "ip4", name)
+	if err != nil {
+		return answer{failed: !resolver.NotFound(err)}
+	}
+	if s.Allow {
+		// 0.88 accepted on any A record at all.
+		return answer{listed: len(addrs) > 0}
+	}
+	return listing(addrs, strings.ReplaceAll(s.Message, "%IP%", ip.String()))
+}
+
+// listing reads an A list's answer the way today's lists define it (RFC 5782):
+// an address in 127.0.0.0/8 lists the client. Spamhaus and others answer
+// 127.255.255.x to say they refused the query (from an open resolver, over the
+// free quota), and a resolver that rewrites NXDOMAIN answers with an address of
+// its own: neither is a listing, and neither may pass for a clean answer, so
+// both count as a failed lookup (-c then blocks temporarily, -C lets the client
+// through).
+func listing(addrs []netip.Addr, text string) answer {
+	bogus := false
+	for _, a := range addrs {
+		a = a.Unmap()
+		switch {
+		case !a.Is4() || a.As4()[0] != 127:
+			bogus = true
+		case a.As4()[1] == 255 && a.As4()[2] == 255:
+			bogus = true
+		default:
+			return answer{listed: true, text: text}
+		}
+	}
+	return answer{failed: bogus}
+}

@@ -1,0 +1,389 @@
+package ucspi
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"net"
+	"net/netip"
+	"strings"
+	"syscall"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/ucspi-go/ucspi/exit"
+	"github.com/ucspi-go/ucspi/resolver"
+)
+
+// The connecting side of tcpclient: which addresses a host stands for, the
+// -T x+y connection attempts over them, the -i/-p binding, and what the
+// program is told about the connection once it is made.
+
+// Client is how tcpclient connects and describes the connection.
+type Client struct {
+	// IPv4Only (-4) keeps IPv6 out: "0" is 127.0.0.1, names are looked up for
+	// A records only, an IPv6 literal has no IPv4 address.
+	IPv4Only bool
+	// Six (-6) is ucspi-tcp-ipv6's forced IPv6 mode: "0" is ::1 (unless
+	// IPv4Only), names are looked up for AAAA and A records, and the
+	// environment is in TCP6 form even for an IPv4 peer.
+	Six bool
+
+	Local     netip.Addr // -i; the zero Addr leaves the choice to the kernel
+	LocalPort uint16     // -p
+	Interface string     // -I: the interface (name or index) of a link-local address
+	// Timeout is -T x+y in seconds: every address is tried for x seconds, then
+	// those that timed out are tried again for y.
+	Timeout [2]uint64
+	NoDelay bool // -D
+
+	LocalName   *string       // -l; nil means look the local address up
+	RemoteHost  bool          // -h: look the remote address up
+	RemoteInfo  bool          // -r: ask the remote ident server
+	InfoTimeout time.Duration // -t
+
+	Resolver *net.Resolver
+	// Warn receives the line for each address that could not be reached
+	// ("unable to connect to 127.0.0.1 port 16: connection refused"); nil
+	// drops them.
+	Warn io.Writer
+}
+
+// Connection is an established connection: a non-blocking, close-on-exec
+// socket and both ends' addresses.
+type Connection struct {
+	FD            int
+	Local, Remote netip.AddrPort
+}
+
+// Addrs returns the addresses host stands for, in the order Connect should try
+// them. "" and "0" are the local host. A name made only of digits, dots and
+// brackets is read as djb's dns_ip4 reads it: every dot ends a byte (taken
+// modulo 256), brackets are skipped, and each four bytes make one address, so
+// "127.000.000.001" and "[127.0.0.1]" are 127.0.0.1. A name with a colon is
+// an IPv6 literal, bracketed or not. Anything else is looked up in the DNS and
+// its addresses shuffled, as djb's dns_sortip shuffles them.
+func (c *Client) Addrs(ctx context.Context, host string) ([]netip.Addr, error) {
+	if host == "" || host == "0" {
+		if c.Six && !c.IPv4Only {
+			return []netip.Addr{netip.IPv6Loopback()}, nil
+		}
+		return []netip.Addr{netip.AddrFrom4([4]byte{127, 0, 0, 1})}, nil
+	}
+	noAddress := exit.Fatal(exit.Temporary, "no IP address for ", host)
+	if strings.Contains(host, ":") {
+		ip, err := netip.ParseAddr(strings.TrimSuffix(strings.TrimPrefix(host, "["), "]"))
+		if err != nil || (c.IPv4Only && !ip.Unmap().Is4()) {
+			return nil, noAddress
+		}
+		if ip.Is4In6() {
+			ip = ip.Unmap()
+		}
+		return []netip.Addr{ip}, nil
+	}
+	// djb's resolver drops one trailing dot before anything else.
+	name := strings.TrimSuffix(host, ".")
+	if addrs, literal := dottedQuads(name); literal {
+		if len(addrs) == 0 {
+			return nil, noAddress
+		}
+		return addrs, nil
+	}
+	if !validName(name) {
+		return nil, exit.FatalSys(exit.Temporary, syscall.EPROTO, "temporarily unable to figure out IP address for ", host, ": ")
+	}
+	networks := []string{"ip4"}
+	if c.Six && !c.IPv4Only {
+		networks = []string{"ip6", "ip4"}
+	}
+	var addrs []netip.Addr
+	var failed error
+	for _, network := range networks {
+		found, err := resolver.Addrs(ctx, c.resolver(), network, host)
+		if err != nil && !resolver.NotFound(err) {
+			failed = err
+		}
+		addrs = append(addrs, found...)
+	}
+	if failed != nil && len(addrs) == 0 {
+		return nil, exit.Fatal(exit.Temporary, "temporarily unable to figure out IP address for ", host, ": ", lookupReason(failed))
+	}
+	if len(addrs) == 0 {
+		return nil, noAddress
+	}
+	rand.Shuffle(len(addrs), func(i, j int) { addrs[i], addrs[j] = addrs[j], addrs[i] })
+	return addrs, nil
+}
+
+func (c *Client) resolver() *net.Resolver {
+	if c.Resolver == nil {
+		c.Resolver = resolver.New()
+	}
+	return c.Resolver
+}
+
+// dottedQuads reads name the way dns_ip4 does when it holds nothing but digits,
+// dots and brackets; literal is false when it holds anything else.
+func dottedQuads(name string) (addrs []netip.Addr, literal bool) {
+	var bytes []byte
+	var code byte
+	for i := 0; i <= len(name); i++ {
+		ch := byte('.')
+		if i < len(name) {
+			ch = name[i]
+		}
+		switch {
+		case ch == '[' || ch == ']':
+		case ch == '.':
+			bytes = append(bytes, code)
+			code = 0
+		case ch >= '0' && ch <= '9':
+			code = code*10 + ch - '0'
+		default:
+			return nil, false
+		}
+	}
+	for ; len(bytes) >= 4; bytes = bytes[4:] {
+		addrs = append(addrs, netip.AddrFrom4([4]byte(bytes[:4])))
+	}
+	return addrs, true
+}
+
+// validName is what djb's dns_domain_fromdot accepts: labels of at most 63
+// bytes, 255 bytes in all. A longer name is a protocol error before any
+// question is asked.
+func validName(name string) bool {
+	total := 1
+	for label := range strings.SplitSeq(name, ".") {
+		if len(label) > 63 {
+			return false
+		}
+		if label != "" {
+			total += len(label) + 1
+		}
+	}
+	return total <= 255
+}
+
+// lookupReason words a failed lookup as djb's error_str would: the system
+// error when there is one, "timed out" when the servers kept silent, else
+// "temporary failure".
+func lookupReason(err error) string {
+	var errno syscall.Errno
+	var de *net.DNSError
+	switch {
+	case errors.As(err, &errno):
+		return exit.Reason(errno)
+	case errors.As(err, &de) && de.IsTimeout:
+		return exit.Reason(syscall.ETIMEDOUT)
+	}
+	return exit.Reason(syscall.EAGAIN)
+}
+
+// Connect tries addrs in order as 0.88 does: each for Timeout[0] seconds,
+// writing a warning for every address that fails otherwise; then the ones
+// that timed out, again, for Timeout[1] seconds each. A single address gets
+// both timeouts at once. If none answers, the result is a silent exit 111:
+// the warnings have said it all.
+func (c *Client) Connect(addrs []netip.Addr, port uint16) (*Connection, error) {
+	timeout := c.Timeout
+	if len(addrs) == 1 {
+		timeout = [2]uint64{timeout[0] + timeout[1], 0}
+	}
+	for round := range 2 {
+		var again []netip.Addr
+		for _, ip := range addrs {
+			fd, err := c.attempt(ip, port, timeout[round])
+			if err == nil {
+				return c.established(fd)
+			}
+			if exit.As(err) != nil {
+				return nil, err
+			}
+			if round == 0 && timeout[1] != 0 && errors.Is(err, syscall.ETIMEDOUT) {
+				again = append(again, ip)
+				continue
+			}
+			if c.Warn != nil {
+				fmt.Fprintf(c.Warn, "tcpclient: unable to connect to %s port %d: %s\n", IPText(ip), port, exit.Reason(err))
+			}
+		}
+		addrs = again
+	}
+	return nil, exit.Status(exit.Temporary)
+}
+
+// attempt makes one connection attempt bounded by seconds. Failing to create
+// or bind the socket is fatal (an *exit.Error); failing to connect is not.
+func (c *Client) attempt(ip netip.Addr, port uint16, seconds uint64) (int, error) {
+	local := c.Local
+	// An IPv6 socket can reach IPv4 through a mapped address, not the other way
+	// round, so a socket with an IPv6 end on either side is an IPv6 one.
+	six := ip.Is6() || (local.IsValid() && local.Is6() && !local.Is4In6())
+	family := unix.AF_INET
+	if six {
+		family = unix.AF_INET6
+	}
+	fd, err := unix.Socket(family, unix.SOCK_STREAM|unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return -1, exit.FatalSys(exit.Temporary, err, "unable to create socket: ")
+	}
+	if six {
+		unix.SetsockoptInt(fd, unix.IPPROTO_IPV6, unix.IPV6_V6ONLY, 0)
+	}
+	if local.IsValid() || c.LocalPort != 0 {
+		if !local.IsValid() {
+			local = netip.IPv4Unspecified()
+		}
+		if err := unix.Bind(fd, c.sockaddr(local, c.LocalPort, six)); err != nil {
+			unix.Close(fd)
+			return -1, exit.FatalSys(exit.Temporary, err, "unable to bind socket: ")
+		}
+	}
+	if err := connectWithin(fd, c.sockaddr(ip, port, six), seconds); err != nil {
+		unix.Close(fd)
+		return -1, err
+	}
+	return fd, nil
+}
+
+// sockaddr is ip:port for a socket of the given family, an IPv4 address
+// mapped into IPv6 for an IPv6 socket.
+func (c *Client) sockaddr(ip netip.Addr, port uint16, six bool) unix.Sockaddr {
+	if !six {
+		return &unix.SockaddrInet4{Port: int(port), Addr: ip.Unmap().As4()}
+	}
+	if ip.Is4() {
+		ip = netip.AddrFrom16(ip.As16())
+	}
+	sa := &unix.SockaddrInet6{Port: int(port), Addr: ip.As16()}
+	iface := c.Interface
+	if iface == "" {
+		iface = ip.Zone()
+	}
+	if iface != "" {
+		if ifi, err := net.InterfaceByName(iface); err == nil {
+			sa.ZoneId = uint32(ifi.Index)
+		} else if n, err := fmt.Sscan(iface, &sa.ZoneId); n != 1 || err != nil {
+			sa.ZoneId = 0
+		}
+	}
+	return sa
+}
+
+// connectWithin is djb's timeoutconn: a non-blocking connect, then a wait for
+// the socket to become writable, giving up after seconds (ETIMEDOUT) while the
+// kernel's attempt is abandoned with the socket.
+func connectWithin(fd int, sa unix.Sockaddr, seconds uint64) error {
+	err := unix.Connect(fd, sa)
+	if err == nil {
+		return nil
+	}
+	if err != unix.EINPROGRESS && err != unix.EAGAIN && err != unix.EINTR {
+		return err
+	}
+	deadline := time.Now().Add(time.Duration(min(seconds, 1<<31)) * time.Second)
+	for {
+		wait := time.Until(deadline)
+		if wait < 0 {
+			wait = 0
+		}
+		ms := int((wait + time.Millisecond - 1) / time.Millisecond)
+		pfd := []unix.PollFd{{Fd: int32(fd), Events: unix.POLLOUT}}
+		n, err := unix.Poll(pfd, ms)
+		if err != nil && err != unix.EINTR {
+			return err
+		}
+		if n > 0 {
+			break
+		}
+		if !time.Now().Before(deadline) {
+			return syscall.ETIMEDOUT
+		}
+	}
+	soerr, err := unix.GetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_ERROR)
+	if err != nil {
+		return err
+	}
+	if soerr != 0 {
+		return syscall.Errno(soerr)
+	}
+	return nil
+}
+
+// established reads both ends' addresses of the connected socket.
+func (c *Client) established(fd int) (*Connection, error) {
+	if c.NoDelay {
+		unix.SetsockoptInt(fd, unix.IPPROTO_TCP, unix.TCP_NODELAY, 1) // if it fails, bummer (0.88)
+	}
+	conn := &Connection{FD: fd}
+	sa, err := unix.Getsockname(fd)
+	if err != nil {
+		unix.Close(fd)
+		return nil, exit.FatalSys(exit.Temporary, err, "unable to get local address: ")
+	}
+	conn.Local = addrPort(sa)
+	if sa, err = unix.Getpeername(fd); err != nil {
+		unix.Close(fd)
+		return nil, exit.FatalSys(exit.Temporary, err, "unable to get remote address: ")
+	}
+	conn.Remote = addrPort(sa)
+	return conn, nil
+}
+
+func addrPort(sa unix.Sockaddr) netip.AddrPort {
+	switch a := sa.(type) {
+	case *unix.SockaddrInet4:
+		return netip.AddrPortFrom(netip.AddrFrom4(a.Addr), uint16(a.Port))
+	case *unix.SockaddrInet6:
+		return netip.AddrPortFrom(netip.AddrFrom16(a.Addr), uint16(a.Port))
+	}
+	return netip.AddrPort{}
+}
+
+// Environment returns what the program learns about conn: the UCSPI variables
+// in 0.88's order, looking up the names and the remote user as asked.
+func (c *Client) Environment(ctx context.Context, conn *Connection) []string {
+	// -6 shows an IPv4 connection as ucspi-tcp-ipv6's tcpclient -6 did, as the
+	// IPv6 socket it made it on: PROTO=TCP6 and mapped addresses.
+	desc := Conn{Local: conn.Local, Remote: conn.Remote, LocalHost: c.LocalName, Force6: c.Six}
+	if desc.LocalHost == nil {
+		desc.LocalHost = c.hostName(ctx, conn.Local.Addr())
+	}
+	if c.RemoteHost {
+		desc.RemoteHost = c.hostName(ctx, conn.Remote.Addr())
+	}
+	if c.RemoteInfo {
+		if info, err := RemoteInfo(conn.Local, conn.Remote, c.InfoTimeout); err == nil {
+			desc.RemoteInfo = Known(info)
+		}
+	}
+	return desc.Vars()
+}
+
+// RemoteIPText is the remote address as the environment (and tcpclient -v)
+// shows it.
+func (c *Client) RemoteIPText(conn *Connection) string {
+	ip := conn.Remote.Addr().Unmap()
+	if c.Six && ip.Is4() {
+		return netip.AddrFrom16(ip.As16()).String()
+	}
+	return IPText(ip)
+}
+
+// hostName is what djb's dns_name4 gives for ip: its first PTR name, "" when
+// the DNS says it has none, nil (unknown) when the lookup failed.
+func (c *Client) hostName(ctx context.Context, ip netip.Addr) *string {
+	name, err := resolver.Name(ctx, c.resolver(), ip)
+	if err != nil && !resolver.NotFound(err) {
+		return nil
+	}
+	return Known(name)
+}
+
+// Blocking clears O_NONBLOCK on fd, for the program that inherits it: 0.88's
+// programs read and write descriptors 6 and 7 expecting to wait.
+func Blocking(fd int) error { return unix.SetNonblock(fd, false) }
