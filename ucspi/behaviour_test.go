@@ -295,3 +295,33 @@ func TestManyConcurrentPrograms(t *testing.T) {
 		t.Errorf("%d zombies", zombies)
 	}
 }
+
+// BenchmarkConnections is the speed a client sees, ours beside Debian's: a
+// connection, okprog's "ok", EOF; one at a time and 8 at once. (The figures
+// of record come from scripts/bench-server.sh, which interleaves the servers.)
+func BenchmarkConnections(b *testing.B) {
+	for _, server := range []struct{ name, prog string }{
+		{"ours", reftest.Ours(b, "tcpserver")}, {"debian", reftest.Ref(b, "tcpserver")},
+	} {
+		for _, inflight := range []int{1, 8} {
+			b.Run(server.name+"/inflight="+strconv.Itoa(inflight), func(b *testing.B) {
+				s := startServer(b, server.prog, nil, "-RHl0", "127.0.0.1", "0", okprog(b))
+				addr := s.addr("127.0.0.1")
+				b.SetParallelism(max(1, inflight/runtime.GOMAXPROCS(0)))
+				b.ResetTimer()
+				if inflight == 1 {
+					for b.Loop() {
+						talk(b, addr, "", "")
+					}
+				} else {
+					b.RunParallel(func(pb *testing.PB) {
+						for pb.Next() {
+							talk(b, addr, "", "")
+						}
+					})
+				}
+				b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "conns/s")
+			})
+		}
+	}
+}

@@ -265,9 +265,6 @@ func (l *Listener) bind(ip netip.Addr, port uint16, iface string) error {
 	return syscall.Bind(l.fd, sa)
 }
 
-// Close closes the listening socket.
-func (l *Listener) Close() error { return l.file.Close() }
-
 // Accept takes the next connection, waiting for one: a blocking, close-on-exec
 // descriptor, the peer's address and, for a link-local IPv6 peer, its
 // interface index. Only the accept loop calls it.

@@ -1,0 +1,81 @@
+package ucspi
+
+import (
+	"context"
+	"net"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// FuzzHostLiteral: whatever the host argument, Host either gives an address or
+// 0.88's error, and never asks the DNS about anything made of digits, dots,
+// brackets or colons.
+func FuzzHostLiteral(f *testing.F) {
+	for _, s := range []string{"0", "", "127.0.0.1", "127.000.000.001", "[1.2.3.4]", "1.2.3", "::1", "[::1]",
+		"fe80::1%eth0", "::ffff:1.2.3.4", "1.2.3.4.5", "999.1.1.1", "[", "]:", ":::"} {
+		f.Add(s, false)
+	}
+	r := &net.Resolver{PreferGo: true, Dial: func(context.Context, string, string) (net.Conn, error) {
+		return nil, os.ErrInvalid
+	}}
+	f.Fuzz(func(t *testing.T, host string, ipv4Only bool) {
+		if strings.Trim(host, "0123456789.[]:abcdefABCDEF%") != "" {
+			return // a name: the DNS's business
+		}
+		ip, err := Host(context.Background(), r, host, ipv4Only)
+		if err == nil && !ip.IsValid() {
+			t.Fatalf("Host(%q) = invalid address without an error", host)
+		}
+		if err == nil && ipv4Only && !ip.Is4() {
+			t.Fatalf("Host(%q, -4) = %v", host, ip)
+		}
+		if djb, literal := djbIPv4(host); literal && err == nil && host != "0" && host != "" && ip != djb {
+			t.Fatalf("Host(%q) = %v, djbIPv4 %v", host, ip, djb)
+		}
+	})
+}
+
+// FuzzServices: getservbyname over any /etc/services never panics and finds
+// only what the file says.
+func FuzzServices(f *testing.F) {
+	f.Add("smtp 25/tcp mail\n", "mail")
+	f.Add("# x\nhttp\t80/tcp www # web\n", "www")
+	f.Add("x 99999/tcp\n", "x")
+	f.Add("y /tcp\nz 1/udp\n", "y")
+	dir := f.TempDir()
+	f.Fuzz(func(t *testing.T, file, name string) {
+		p := filepath.Join(dir, "services")
+		if err := os.WriteFile(p, []byte(file), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		port, ok := service(p, name)
+		if ok && (!strings.Contains(file, name) || !strings.Contains(file, "/tcp")) {
+			t.Fatalf("service(%q) = %d from %q", name, port, file)
+		}
+	})
+}
+
+// FuzzSafe: a log field is at most 103 bytes, of '!'..'~' only, never ':' or '%'.
+func FuzzSafe(f *testing.F) {
+	for _, s := range []string{"", "host.example", "a:b%c", strings.Repeat("x", 100), "\x00\xff\n "} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		b := appendSafe(nil, s)
+		if len(b) > 103 {
+			t.Fatalf("%d bytes for %q", len(b), s)
+		}
+		for _, c := range b {
+			if c < '!' || c > '~' || c == ':' || c == '%' {
+				t.Fatalf("%q in the log field for %q", c, s)
+			}
+		}
+		c := &Conn{Local: netip.MustParseAddrPort("1.2.3.4:5"), Remote: netip.MustParseAddrPort("[::1]:6"), RemoteInfo: &s}
+		if line := appendVerdict(nil, "ok", 1, c); strings.Count(string(line), "\n") != 1 {
+			t.Fatalf("ok line %q", line)
+		}
+	})
+}
