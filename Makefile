@@ -40,7 +40,7 @@ man:
 image-tree: static
 	rm -rf build/image && scripts/install.sh --binary bin/ucspi-static build/image
 
-bench: bin/ucspi static
+bench: static
 	scripts/bench.sh
 
 clean:

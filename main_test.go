@@ -145,3 +145,16 @@ func TestInstallAndImageTree(t *testing.T) {
 		t.Errorf("after --uninstall bin holds %v, want only the foreign file", entries)
 	}
 }
+
+// TestReadmeListsEveryApplet keeps the README's applet table true to the binary.
+func TestReadmeListsEveryApplet(t *testing.T) {
+	readme, err := os.ReadFile("README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, a := range applets.All() {
+		if row := "| `" + a.Name + "` | " + a.Summary + " |"; !strings.Contains(string(readme), row) {
+			t.Errorf("README.md lacks the row %q", row)
+		}
+	}
+}

@@ -9,6 +9,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/ucspi-go/ucspi/exit"
+	"github.com/ucspi-go/ucspi/internal/reftest"
 )
 
 // parsed is what a test applet saw: its options and operands, rendered as text.
@@ -169,5 +170,33 @@ func TestHelpIsOurs(t *testing.T) {
 	out.Reset()
 	if code := raw.Main([]string{"--help", "-z", "--"}, &Stdio{In: strings.NewReader(""), Out: &out, Err: &errOut}); code != 0 || out.String() != "--help|-z|--" {
 		t.Errorf("raw applet saw %q (exit %d), want every argument untouched", out.String(), code)
+	}
+}
+
+// TestGetoptMatchesReference runs real command lines through the real tcpserver
+// and tcpclient, ours and Debian's, stopping each at an error that shows how far
+// the options were read.
+func TestGetoptMatchesReference(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		args string
+	}{
+		{"tcpserver", ""},
+		{"tcpserver", "-z"},
+		{"tcpserver", "-vz 0 0 true"},
+		{"tcpserver", "-c"},
+		{"tcpserver", "-vRHl0 0"},
+		{"tcpserver", "-vRHl0 -c40 -Xx rules.cdb -b5 0 nonexistentport prog -n"},
+		{"tcpserver", "-l -x 0 nonexistentport prog"},
+		{"tcpserver", "-- 0 nonexistentport prog -v"},
+		{"tcpserver", "-c 10 -B banner -t 3 0 nonexistentport prog"},
+		{"tcpclient", ""},
+		{"tcpclient", "-x h 1 p"},
+		{"tcpclient", "-T"},
+		{"tcpclient", "-RHl0 -T5+20 0 nonexistentport prog -v"},
+		{"tcpclient", "-hrt1 -- 0 nonexistentport prog"},
+		{"tcpclient", "-i"},
+	} {
+		reftest.Compare(t, tc.name, reftest.Cmd{Args: strings.Fields(tc.args)})
 	}
 }

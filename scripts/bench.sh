@@ -1,9 +1,420 @@
-#!/bin/sh
-# make bench: every side-by-side benchmark against the reference that exists.
-set -eu
-cd "$(dirname "$0")/.."
-for s in scripts/bench-*.sh; do
-  [ -x "$s" ] || continue
-  echo "=== $s"
-  "$s"
+#!/bin/bash
+# bench.sh (make bench): our programs side by side with the C ones they
+# replace, on this machine, in one run of a few minutes:
+#
+#   servers  connections/s of our tcpserver, Debian's, a bare posix_spawn
+#            server (the floor) and, when installed, ipsvd's and busybox's
+#            tcpsvd, all running the same static C handler (bench/okprog.c),
+#            at 1, 8 and 40 connections in flight, in interleaved rounds;
+#   load     20,000 connections at 40 in flight to ours (errors counted), and
+#            200 in flight against -c 40 -b 200, ours and Debian's (the
+#            connections beyond 40 wait in the backlog);
+#   memory   each server's RSS idle and with 40 sleeping handlers, and the
+#            size of each binary;
+#   stream   addcr and delcr throughput (scripts/bench-stream.sh);
+#   rules    tcprules compiling 100,000 lines, tcprulescheck lookups;
+#   scale    1,000 then 10,000 connections held open: the server's RSS,
+#            threads, descriptors and CPU, and the connections/s it still
+#            accepts on top.
+#
+# Everything listens on 127.0.0.1 only; every server is started in its own
+# process group and killed with its handlers, on the way out too. The results
+# go to docs/bench.md and the README's bench section (bench/report), the raw
+# JSON lines to build/bench-results.jsonl.
+#
+# Environment (the defaults fit in 5 minutes on 2 busy cores):
+#   ROUNDS (5) and N (1500): rounds, and connections per run, of "servers"
+#   (N40, 3000, at 40 or more in flight, where a SYN dropped from a full
+#   backlog stalls a connection for a second and short runs vary too much);
+#   LEVELS ("1 8 40"); SERVERS (ours debian floor, plus tcpsvd and busybox
+#   when installed); LOAD_N (20000), BACKLOG_N (4000);
+#   STREAM_MB (256) and STREAM_ROUNDS (3); RULES_LINES (100000),
+#   RULES_ROUNDS (5), LOOKUPS (300); HOLD ("1000 10000"), ONTOP (1000);
+#   STAGES ("servers load memory stream rules scale"): which to run;
+#   UCSPI (the binary to measure; by default make static builds
+#   bin/ucspi-static), UCSPI_REF_DIR (/usr/bin);
+#   OUT_MD (docs/bench.md) and README (README.md): where the report goes,
+#   "" for nowhere.
+set -euo pipefail
+
+ROUNDS=${ROUNDS:-5}
+N=${N:-1500}
+N40=${N40:-$((2 * N))}
+LEVELS=${LEVELS:-"1 8 40"}
+LOAD_N=${LOAD_N:-20000}
+BACKLOG_N=${BACKLOG_N:-4000}
+STREAM_MB=${STREAM_MB:-256}
+STREAM_ROUNDS=${STREAM_ROUNDS:-3}
+RULES_LINES=${RULES_LINES:-100000}
+RULES_ROUNDS=${RULES_ROUNDS:-5}
+LOOKUPS=${LOOKUPS:-300}
+HOLD=${HOLD:-"1000 10000"}
+ONTOP=${ONTOP:-1000}
+STAGES=${STAGES:-"servers load memory stream rules scale"}
+REF_DIR=${UCSPI_REF_DIR:-/usr/bin}
+
+root=$(cd "$(dirname "$0")/.." && pwd)
+cd "$root"
+# Without UCSPI, make static builds the binary to measure (again: it may be stale).
+if [ -z "${UCSPI:-}" ]; then
+	UCSPI=bin/ucspi-static
+	build_static=1
+fi
+OUT_MD=${OUT_MD-docs/bench.md}
+README=${README-README.md}
+began=$(date +%s)
+load0=$(cut -d' ' -f1-3 /proc/loadavg)
+
+work=$(mktemp -d "${TMPDIR:-/tmp}/bench.XXXXXX")
+srvpid=
+holders=()
+cleanup() {
+	for h in "${holders[@]}"; do kill "$h" 2>/dev/null || :; done
+	if [ -n "$srvpid" ]; then kill -KILL -- "-$srvpid" 2>/dev/null || :; fi
+	rm -rf "$work"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+say() { printf '%s\n' "$*" >&2; }
+die() {
+	say "bench: $*"
+	exit 111
+}
+
+# The descriptor limit as high as it goes: the scale stage holds 10,000
+# connections, and everything started from here inherits the limit.
+ulimit -n "$(ulimit -Hn)"
+
+say "building ..."
+if [ -n "${build_static:-}" ]; then make -s static; fi
+[ -x "$UCSPI" ] || die "no $UCSPI (make static makes it)"
+ucspi=$(realpath "$UCSPI")
+for a in tcpserver tcprules tcprulescheck; do ln -s "$ucspi" "$work/$a"; done
+CGO_ENABLED=0 go build -o "$work/" ./bench/loadgen ./bench/holder ./bench/report
+gcc -O2 -static -o "$work/okprog" bench/okprog.c
+gcc -O2 -o "$work/spawnfloor" bench/spawnfloor.c
+for p in tcpserver tcprules tcprulescheck; do
+	[ -x "$REF_DIR/$p" ] || die "no reference $REF_DIR/$p (apt-get install ucspi-tcp)"
 done
+
+if [ -z "${SERVERS:-}" ]; then
+	SERVERS="ours debian floor"
+	case $(tcpsvd 2>&1) in *"usage: tcpsvd"*) SERVERS="$SERVERS tcpsvd" ;; esac
+	case $'\n'$(busybox --list 2>/dev/null)$'\n' in *$'\n'tcpsvd$'\n'*) SERVERS="$SERVERS busybox" ;; esac
+fi
+servers_only=${SERVERS/floor/}
+results=$work/results.jsonl
+: >"$results"
+
+has() { case " $STAGES " in *" $1 "*) return 0 ;; esac; return 1; }
+
+# The steps, counted up front so that each progress line can say how many
+# are left.
+set -- $LEVELS
+nlevels=$#
+set -- $SERVERS
+nservers=$#
+set -- $servers_only
+nmemory=$#
+set -- $HOLD
+nhold=$#
+total=0
+has servers && total=$((total + ROUNDS * nlevels * nservers))
+has load && total=$((total + 3))
+has memory && total=$((total + nmemory))
+has stream && total=$((total + 1))
+has rules && total=$((total + RULES_ROUNDS * 4))
+has scale && total=$((total + 2 * (nhold + 2)))
+done=0
+step() {
+	done=$((done + 1))
+	say "[$(($(date +%s) - began))s] $*, $((total - done)) steps left"
+}
+
+# emit SECTION ROW IMPL VALUE: one figure for the report.
+emit() {
+	printf '{"section":"%s","row":"%s","impl":"%s","value":%s}\n' "$1" "$2" "$3" "$4" >>"$results"
+}
+
+# free_port: a port nothing listens on, below the ephemeral range.
+free_port() {
+	local p
+	while :; do
+		p=$((20000 + RANDOM % 12000))
+		[ -z "$(ss -Hltn "sport = :$p")" ] && break
+	done
+	echo "$p"
+}
+
+# start IMPL LIMIT BACKLOG PROGRAM...: runs server IMPL on 127.0.0.1:$port in
+# its own process group (setsid: the group is its pid), returns once it listens.
+start() {
+	local impl=$1 limit=$2 backlog=$3
+	shift 3
+	port=$(free_port)
+	local b=()
+	if [ "$backlog" != - ]; then b=(-b "$backlog"); fi
+	case $impl in
+	ours) set -- "$work/tcpserver" -R -H -l0 -c "$limit" "${b[@]}" 127.0.0.1 "$port" "$@" ;;
+	debian) set -- "$REF_DIR/tcpserver" -R -H -l0 -c "$limit" "${b[@]}" 127.0.0.1 "$port" "$@" ;;
+	floor) set -- "$work/spawnfloor" "$port" "$limit" "$@" ;;
+	tcpsvd) set -- tcpsvd -l 0 -c "$limit" "${b[@]}" 127.0.0.1 "$port" "$@" ;;
+	busybox) set -- busybox tcpsvd -l 0 -c "$limit" "${b[@]}" 127.0.0.1 "$port" "$@" ;;
+	*) die "no server named $impl" ;;
+	esac
+	setsid "$@" </dev/null >"$work/server.out" 2>"$work/server.err" &
+	srvpid=$!
+	local i=0
+	while [ -z "$(ss -Hltn "sport = :$port")" ]; do
+		i=$((i + 1))
+		if [ $i -gt 500 ] || ! kill -0 "$srvpid" 2>/dev/null; then
+			cat "$work/server.err" >&2
+			die "$* did not start"
+		fi
+		sleep 0.01
+	done
+}
+
+# stop: the server and every program it started (its process group).
+stop() {
+	kill -TERM -- "-$srvpid" 2>/dev/null || :
+	wait "$srvpid" 2>/dev/null || :
+	local i=0
+	while kill -0 -- "-$srvpid" 2>/dev/null; do
+		i=$((i + 1))
+		if [ $i -gt 100 ]; then kill -KILL -- "-$srvpid" 2>/dev/null || :; fi
+		sleep 0.05
+	done
+	srvpid=
+}
+
+# load SECTION ROW IMPL LOADGEN-ARGS...: one loadgen run against $port; its
+# summary goes to the terminal, its JSON line to the results.
+load() {
+	local label="$1|$2|$3"
+	shift 3
+	# Bounded: a server that stops answering costs two minutes, not N
+	# connection timeouts.
+	timeout 120 "$work/loadgen" -addr "127.0.0.1:$port" -label "$label" "$@" >>"$results" 2>"$work/loadgen.err" || :
+	sed 's/.* in flight: /    /' "$work/loadgen.err" >&2
+}
+
+# hold N: a holder keeping N connections to $port open, started and waited
+# for (every handler running), its pid put in holders; held_secs is how long
+# opening them took.
+nholders=0
+hold() {
+	nholders=$((nholders + 1))
+	local out=$work/holder.$nholders
+	"$work/holder" -addr "127.0.0.1:$port" -n "$1" -max 5m >"$out" 2>&1 &
+	holders+=($!)
+	local i=0
+	while [ ! -s "$out" ]; do
+		i=$((i + 1))
+		[ $i -gt 1200 ] && die "holder: $1 connections not open after 120 s"
+		sleep 0.1
+	done
+	sleep 0.1 # the rest of the line
+	grep -q '"errors":0' "$out" || say "    holder: $(cat "$out")"
+	held_secs=$(sed -n 's/.*"seconds":\([0-9.e+-]*\).*/\1/p' "$out")
+}
+
+# unhold: the holders let go (a batch at a time), and the programs they held
+# have all ended before it returns.
+unhold() {
+	for h in "${holders[@]}"; do
+		kill "$h" 2>/dev/null || :
+		wait "$h" 2>/dev/null || :
+	done
+	holders=()
+	local i=0
+	while [ "$(pgrep -c -g "$srvpid")" -gt 1 ] && [ $i -lt 300 ]; do
+		i=$((i + 1))
+		sleep 0.1
+	done
+}
+
+rss() { awk '/^VmRSS:/ { print $2 }' "/proc/$1/status"; }
+threads() { awk '/^Threads:/ { print $2 }' "/proc/$1/status"; }
+fds() { ls "/proc/$1/fd" | wc -l; }
+# cpu PID: user + system time in clock ticks (the fields after the name).
+cpu() { sed 's/.*) //' "/proc/$1/stat" | awk '{ print $12 + $13 }'; }
+hz=$(getconf CLK_TCK)
+
+if has servers; then
+	for round in $(seq "$ROUNDS"); do
+		for level in $LEVELS; do
+			for impl in $SERVERS; do
+				step "round $round/$ROUNDS: $impl at $level in flight"
+				n=$N
+				[ "$level" -ge 40 ] && n=$N40
+				start "$impl" 40 - "$work/okprog"
+				load "Connections per second" "$level in flight" "$impl" -n "$n" -c "$level"
+				stop
+			done
+		done
+	done
+fi
+
+if has load; then
+	# Ours only: the rounds above compare the servers at 40 in flight.
+	step "load: ours, $LOAD_N connections at 40 in flight"
+	start ours 40 - "$work/okprog"
+	load "Under load" "40 in flight, $LOAD_N connections" ours -n "$LOAD_N" -c 40
+	stop
+	for impl in ours debian; do
+		step "load: $impl, $BACKLOG_N connections, 200 in flight, -c 40 -b 200"
+		start "$impl" 40 200 "$work/okprog"
+		load "Under load" "200 in flight, -c 40 -b 200, $BACKLOG_N connections" "$impl" -n "$BACKLOG_N" -c 200
+		stop
+	done
+fi
+
+if has memory; then
+	for impl in $servers_only; do
+		step "memory: $impl idle, then with 40 sleeping handlers"
+		start "$impl" 40 - "$work/okprog" hold
+		sleep 0.3
+		idle=$(rss "$srvpid")
+		hold 40
+		sleep 0.3
+		emit "Memory and size" "server RSS, idle (kB)" "$impl" "$idle"
+		emit "Memory and size" "server RSS, 40 sleeping handlers (kB)" "$impl" "$(rss "$srvpid")"
+		emit "Memory and size" "server threads, 40 sleeping handlers" "$impl" "$(threads "$srvpid")"
+		unhold
+		stop
+	done
+	size() { emit "Memory and size" "binary size (kB)" "$1" "$(($(stat -L -c %s "$2") / 1024))"; }
+	size ours "$ucspi"
+	size debian "$REF_DIR/tcpserver"
+	case " $SERVERS " in *" tcpsvd "*) size tcpsvd "$(command -v tcpsvd)" ;; esac
+	case " $SERVERS " in *" busybox "*) size busybox "$(command -v busybox)" ;; esac
+fi
+
+if has stream; then
+	step "stream: addcr and delcr on $STREAM_MB MB, ours and Debian's alternately, $STREAM_ROUNDS rounds"
+	BENCH_MB=$STREAM_MB BENCH_ROUNDS=$STREAM_ROUNDS UCSPI_REF_DIR=$REF_DIR \
+		timeout $((120 + STREAM_MB * STREAM_ROUNDS / 5)) scripts/bench-stream.sh "$ucspi" >"$work/stream.out" || die "bench-stream.sh failed"
+	sed 's/^/    /' "$work/stream.out" >&2
+	# "addcr: ours 812 MB/s, debian 400 MB/s, ratio 2.03x; max RSS ours 1234 kB, debian 100 kB (...)"
+	sed -n 's/^\([a-z]*\): ours \([0-9.]*\) MB\/s, debian \([0-9.]*\) MB\/s.*max RSS ours \([0-9]*\) kB, debian \([0-9]*\) kB.*/\1 \2 \3 \4 \5/p' \
+		"$work/stream.out" >"$work/stream.fields"
+	[ -s "$work/stream.fields" ] || say "bench: bench-stream.sh's output is not what this script reads"
+	while read -r tool ours ref ours_rss ref_rss; do
+		emit "Streams and rules" "$tool (MB/s)" ours "$ours"
+		emit "Streams and rules" "$tool (MB/s)" debian "$ref"
+		emit "Streams and rules" "$tool max RSS (kB)" ours "$ours_rss"
+		emit "Streams and rules" "$tool max RSS (kB)" debian "$ref_rss"
+	done <"$work/stream.fields"
+fi
+
+if has rules; then
+	# Rules as a large site has them: single addresses with variables,
+	# prefixes, address ranges, hostnames and ident users, then a default.
+	awk -v n="$RULES_LINES" 'BEGIN {
+		for (i = 0; i < n; i++) {
+			a = 10 + int(i / 65536); b = int(i / 256) % 256; c = i % 256
+			r = i % 10
+			if (r < 6) printf "%d.%d.%d.%d:allow,RELAYCLIENT=\"\",RULE=\"%d\"\n", a, b, c, (i * 31) % 256, i
+			else if (r < 8) printf "172.%d.%d.:deny\n", b, c
+			else if (r < 9) printf "=host%d.example.com:allow,HOST=\"%d\"\n", i, i
+			else printf "user%d@192.168.%d.%d-%d:allow\n", i, b, c % 200, c % 200 + 3
+		}
+		print ":deny"
+	}' >"$work/rules.txt"
+	# Addresses to look up: hits on every kind of rule, and misses.
+	awk -v n="$LOOKUPS" -v lines="$RULES_LINES" 'BEGIN {
+		srand(88)
+		for (k = 0; k < n; k++) {
+			i = int(rand() * lines); a = 10 + int(i / 65536); b = int(i / 256) % 256; c = i % 256
+			if (k % 3 == 0) print a "." b "." c "." (i * 31) % 256
+			else if (k % 3 == 1) print "172." b "." c ".9"
+			else print "203.0." b "." c
+		}
+	}' >"$work/lookups.txt"
+	for round in $(seq "$RULES_ROUNDS"); do
+		for impl in ours debian; do
+			prog=$work/tcprules
+			[ $impl = debian ] && prog=$REF_DIR/tcprules
+			step "rules round $round/$RULES_ROUNDS: $impl tcprules compiling $RULES_LINES lines"
+			t0=$EPOCHREALTIME
+			timeout 60 "$prog" "$work/$impl.cdb" "$work/$impl.tmp" <"$work/rules.txt"
+			t1=$EPOCHREALTIME
+			emit "Streams and rules" "tcprules compile (lines/s)" $impl "$(awk -v n="$RULES_LINES" -v a="$t0" -v b="$t1" 'BEGIN { printf "%.0f", n / (b - a) }')"
+		done
+		cmp -s "$work/ours.cdb" "$work/debian.cdb" || say "bench: warning: our rules cdb differs from Debian's"
+		for impl in ours debian; do
+			prog=$work/tcprulescheck
+			[ $impl = debian ] && prog=$REF_DIR/tcprulescheck
+			step "rules round $round/$RULES_ROUNDS: $impl tcprulescheck, $LOOKUPS lookups"
+			t0=$EPOCHREALTIME
+			while read -r ip; do
+				TCPREMOTEIP=$ip "$prog" "$work/debian.cdb" >/dev/null
+			done <"$work/lookups.txt"
+			t1=$EPOCHREALTIME
+			emit "Streams and rules" "tcprulescheck (lookups/s, a process each)" $impl "$(awk -v n="$LOOKUPS" -v a="$t0" -v b="$t1" 'BEGIN { printf "%.0f", n / (b - a) }')"
+		done
+	done
+fi
+
+if has scale; then
+	set -- $HOLD
+	most=${!#}
+	limit=$((most + 100))
+	sec="Scale: the server holding connections (-c $limit)"
+	ontop="Scale: connections/s accepted on top (8 in flight)"
+	for impl in ours debian; do
+		declare -A f=()
+		step "scale: $impl -c $limit, nothing held yet"
+		start "$impl" "$limit" 256 "$work/okprog" hold
+		sleep 0.3
+		levels=(0)
+		# Each level's figures come after its connections on top, so that
+		# the growth from one level to the next is the held connections'.
+		load "$ontop" "0 held" "$impl" -n "$ONTOP" -c 8
+		f[rss,0]=$(rss "$srvpid") f[threads,0]=$(threads "$srvpid") f[fds,0]=$(fds "$srvpid")
+		held=0
+		for n in $HOLD; do
+			step "scale: $impl, holding $n connections"
+			c0=$(cpu "$srvpid")
+			hold $((n - held))
+			c1=$(cpu "$srvpid")
+			f[rate,$n]=$(awk -v n=$((n - held)) -v t="$held_secs" 'BEGIN { printf "%.0f", n / t }')
+			f[cpu,$n]=$(awk -v n=$((n - held)) -v t=$((c1 - c0)) -v hz="$hz" 'BEGIN { printf "%.1f", t / hz * 1e6 / n }')
+			sleep 0.5
+			c0=$(cpu "$srvpid")
+			sleep 1
+			f[idle,$n]=$((($(cpu "$srvpid") - c0) * 1000 / hz))
+			load "$ontop" "$n held" "$impl" -n "$ONTOP" -c 8
+			f[rss,$n]=$(rss "$srvpid") f[threads,$n]=$(threads "$srvpid") f[fds,$n]=$(fds "$srvpid")
+			f[growth,$n]=$(((f[rss,$n] - f[rss,${levels[-1]}]) * 1024 / (n - held)))
+			f[from,$n]=${levels[-1]}
+			levels+=("$n")
+			held=$n
+		done
+		step "scale: $impl, letting $held connections go"
+		unhold
+		stop
+		for n in "${levels[@]}"; do emit "$sec" "server RSS (kB), $n held" "$impl" "${f[rss,$n]}"; done
+		for n in $HOLD; do
+			emit "$sec" "RSS growth per held connection (bytes), ${f[from,$n]} to $n held" "$impl" "${f[growth,$n]}"
+		done
+		for n in "${levels[@]}"; do emit "$sec" "threads, $n held" "$impl" "${f[threads,$n]}"; done
+		for n in "${levels[@]}"; do emit "$sec" "open descriptors, $n held" "$impl" "${f[fds,$n]}"; done
+		for n in $HOLD; do
+			emit "$sec" "server CPU per connection accepted (us), ${f[from,$n]} to $n held" "$impl" "${f[cpu,$n]}"
+		done
+		for n in $HOLD; do emit "$sec" "accepted/s, ${f[from,$n]} to $n held" "$impl" "${f[rate,$n]}"; done
+		for n in $HOLD; do emit "$sec" "server CPU while idle with $n held (ms per s)" "$impl" "${f[idle,$n]}"; done
+		unset f
+	done
+fi
+
+say "[$(($(date +%s) - began))s] done; the report:"
+mkdir -p build
+cp "$results" build/bench-results.jsonl
+config="ROUNDS=$ROUNDS N=$N LEVELS='$LEVELS' SERVERS='$SERVERS' LOAD_N=$LOAD_N BACKLOG_N=$BACKLOG_N STREAM_MB=$STREAM_MB STREAM_ROUNDS=$STREAM_ROUNDS RULES_LINES=$RULES_LINES RULES_ROUNDS=$RULES_ROUNDS LOOKUPS=$LOOKUPS HOLD='$HOLD' ONTOP=$ONTOP"
+"$work/report" -out "$OUT_MD" -readme "$README" -config "$config" -load "$load0" \
+	-took "$(($(date +%s) - began))s" -version "$(git describe --always --dirty 2>/dev/null || echo unknown)" \
+	"$results"

@@ -1,0 +1,119 @@
+package main
+
+import (
+	"bytes"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+const sample = `
+{"label":"Connections per second|8 in flight|ours","conns":1000,"errors":0,"conns_per_s":100,"p99_us":2000,"max_us":5000}
+{"label":"Connections per second|8 in flight|debian","conns":1000,"errors":1,"conns_per_s":100,"p99_us":4000,"max_us":9000}
+{"label":"Connections per second|8 in flight|ours","conns":1000,"errors":0,"conns_per_s":300,"p99_us":1000,"max_us":3000}
+{"label":"Connections per second|8 in flight|debian","conns":1000,"errors":0,"conns_per_s":100,"p99_us":3000,"max_us":3000}
+{"label":"Connections per second|8 in flight|ours","conns":1000,"errors":0,"conns_per_s":200,"p99_us":3000,"max_us":4000}
+{"label":"Connections per second|8 in flight|debian","conns":1000,"errors":0,"conns_per_s":100,"p99_us":5000,"max_us":6000}
+{"label":"Under load|40 in flight, 20000 connections|ours","conns":20000,"errors":2,"conns_per_s":1500,"p99_us":1000,"max_us":1000}
+{"section":"Memory and size","row":"server RSS, idle (kB)","impl":"ours","value":4000}
+{"section":"Memory and size","row":"server RSS, idle (kB)","impl":"debian","value":1000}
+`
+
+func TestReadBothShapes(t *testing.T) {
+	r, err := read(strings.NewReader(sample))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(r.sections) != 3 {
+		t.Fatalf("%d sections, want 3", len(r.sections))
+	}
+	c := r.cell("Connections per second", "8 in flight", "debian")
+	if c == nil || len(c.values) != 3 || c.errors != 1 || c.conns != 3000 || c.maxUs != 9000 || c.loads != 3 {
+		t.Fatalf("debian at 8: %+v", c)
+	}
+	if c := r.cell("Memory and size", "server RSS", "ours"); c == nil || c.values[0] != 4000 || c.loads != 0 {
+		t.Fatalf("RSS row by prefix: %+v", c)
+	}
+	if c := r.cell("Memory and size", "binary", "ours"); c != nil {
+		t.Fatalf("a row that is not there: %+v", c)
+	}
+}
+
+func TestReadRejects(t *testing.T) {
+	for _, in := range []string{
+		`{"label":"no bars","conns_per_s":1}`,
+		`{"section":"s","row":"r","value":1}`,
+		`{not json`,
+	} {
+		if _, err := read(strings.NewReader(in)); err == nil {
+			t.Errorf("%s: no error", in)
+		}
+	}
+}
+
+func TestMedian(t *testing.T) {
+	for _, c := range []struct {
+		in   []float64
+		want float64
+	}{{[]float64{3, 1, 2}, 2}, {[]float64{4, 1, 3, 2}, 2.5}, {[]float64{7}, 7}} {
+		if got := median(c.in); got != c.want {
+			t.Errorf("median(%v) = %v, want %v", c.in, got, c.want)
+		}
+	}
+	if got := median(nil); got == got {
+		t.Errorf("median(nil) = %v, want NaN", got)
+	}
+}
+
+func TestTargetsAndTables(t *testing.T) {
+	r, err := read(strings.NewReader(sample))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var b bytes.Buffer
+	r.targets(&b)
+	out := b.String()
+	for _, want := range []string{
+		"| tcpserver conns/s, 8 in flight, vs Debian | 2.00x (want >= 1.00x); round by round 1.00x to 3.00x | yes |",
+		"| tcpserver conns/s, 1 in flight, vs Debian | not measured | - |",
+		"| no errors, 20,000 connections at 40 in flight | 2 errors in 20000 connections (1500 conns/s, slowest 1 ms) | **no** |",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("targets lack %q:\n%s", want, out)
+		}
+	}
+
+	b.Reset()
+	r.sections[0].table(&b)
+	out = b.String()
+	for _, want := range []string{
+		"|  | ours | Debian 0.88 | ours/Debian | p99 ms (ours / Debian) | max ms | errors |",
+		"| 8 in flight | 200 | 100 | 2.00x | 2 / 4 | 9 | 0 / 1 |",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("table lacks %q:\n%s", want, out)
+		}
+	}
+	b.Reset()
+	r.sections[2].table(&b)
+	if want := "| server RSS, idle (kB) | 4000 | 1000 | 4.00x |"; !strings.Contains(b.String(), want) {
+		t.Errorf("table lacks %q:\n%s", want, b.String())
+	}
+}
+
+func TestSplice(t *testing.T) {
+	f := filepath.Join(t.TempDir(), "README.md")
+	os.WriteFile(f, []byte("# x\n\n"+begin+"\nold\n"+end+"\ntail\n"), 0o644)
+	if err := splice(f, []byte("new\n")); err != nil {
+		t.Fatal(err)
+	}
+	got, _ := os.ReadFile(f)
+	if want := "# x\n\n" + begin + "\nnew\n" + end + "\ntail\n"; string(got) != want {
+		t.Errorf("got %q, want %q", got, want)
+	}
+	os.WriteFile(f, []byte("no markers\n"), 0o644)
+	if err := splice(f, []byte("new\n")); err == nil {
+		t.Error("no error without markers")
+	}
+}
