@@ -5,7 +5,7 @@
    with one SIGCHLD-driven waitpid(-1, WNOHANG) loop, at most LIMIT at once.
    No environment variables, no logging, no options.
 
-   usage: spawnfloor port limit backlog program [ arg ... ] */
+   usage: spawnfloor [ -b backlog ] port limit program [ arg ... ] */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
 #include <errno.h>
@@ -36,15 +36,16 @@ int main(int argc, char **argv)
   socklen_t len = sizeof sa;
   sigset_t chld, none;
   long limit;
-  int s, one = 1;
+  int s, one = 1, backlog = 20;
 
-  if (argc < 5) { fprintf(stderr, "usage: spawnfloor port limit backlog program [ arg ... ]\n"); return 100; }
+  if (argc > 2 && argv[1][0] == '-' && argv[1][1] == 'b') { backlog = atoi(argv[2]); argv += 2; argc -= 2; }
+  if (argc < 4) { fprintf(stderr, "usage: spawnfloor [ -b backlog ] port limit program [ arg ... ]\n"); return 100; }
   limit = atol(argv[2]);
   sa.sin_port = htons(atoi(argv[1]));
   sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
   s = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
   setsockopt(s, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-  if (bind(s, (struct sockaddr *)&sa, sizeof sa) || listen(s, atoi(argv[3]))) { perror("spawnfloor: bind/listen"); return 111; }
+  if (bind(s, (struct sockaddr *)&sa, sizeof sa) || listen(s, backlog)) { perror("spawnfloor: bind/listen"); return 111; }
   getsockname(s, (struct sockaddr *)&sa, &len);
   printf("%d\n", ntohs(sa.sin_port));
   fflush(stdout);
@@ -72,7 +73,7 @@ int main(int argc, char **argv)
     posix_spawnattr_setsigmask(&attr, &none);
     posix_spawnattr_setsigdefault(&attr, &chld);
     posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
-    if (posix_spawn(&pid, argv[4], &fa, &attr, argv + 4, environ) == 0) ++children;
+    if (posix_spawn(&pid, argv[3], &fa, &attr, argv + 3, environ) == 0) ++children;
     posix_spawn_file_actions_destroy(&fa);
     posix_spawnattr_destroy(&attr);
     close(t);

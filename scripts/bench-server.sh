@@ -70,7 +70,7 @@ server() { # name handler...: the command line of server name
 	case $name in
 	ours) echo "$ours -1 -R -H -l0 -b $BACKLOG 127.0.0.1 0 $*" ;;
 	debian) echo "$REF -1 -R -H -l0 -b $BACKLOG 127.0.0.1 0 $*" ;;
-	floor) echo "$work/spawnfloor 0 40 $BACKLOG $*" ;;
+	floor) echo "$work/spawnfloor -b $BACKLOG 0 40 $*" ;;
 	esac
 }
 
