@@ -1,11 +1,11 @@
 /* spawnfloor: the least a spawning TCP server can do, as a yardstick for
    tcpserver's speed. It accepts on 127.0.0.1:PORT (0 for any; the port is
-   printed on stdout), runs the program for each connection with posix_spawn
+   printed on stdout; backlog as tcpserver -b), runs the program for each connection with posix_spawn
    (vfork-style in glibc) and the connection as descriptors 0 and 1, and reaps
    with one SIGCHLD-driven waitpid(-1, WNOHANG) loop, at most LIMIT at once.
    No environment variables, no logging, no options.
 
-   usage: spawnfloor port limit program [ arg ... ] */
+   usage: spawnfloor [ -b backlog ] port limit program [ arg ... ] */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
 #include <errno.h>
@@ -36,15 +36,16 @@ int main(int argc, char **argv)
   socklen_t len = sizeof sa;
   sigset_t chld, none;
   long limit;
-  int s, one = 1;
+  int s, one = 1, backlog = 20;
 
-  if (argc < 4) { fprintf(stderr, "usage: spawnfloor port limit program [ arg ... ]\n"); return 100; }
+  if (argc > 2 && argv[1][0] == '-' && argv[1][1] == 'b') { backlog = atoi(argv[2]); argv += 2; argc -= 2; }
+  if (argc < 4) { fprintf(stderr, "usage: spawnfloor [ -b backlog ] port limit program [ arg ... ]\n"); return 100; }
   limit = atol(argv[2]);
   sa.sin_port = htons(atoi(argv[1]));
   sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
   s = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
   setsockopt(s, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-  if (bind(s, (struct sockaddr *)&sa, sizeof sa) || listen(s, 20)) { perror("spawnfloor: bind/listen"); return 111; }
+  if (bind(s, (struct sockaddr *)&sa, sizeof sa) || listen(s, backlog)) { perror("spawnfloor: bind/listen"); return 111; }
   getsockname(s, (struct sockaddr *)&sa, &len);
   printf("%d\n", ntohs(sa.sin_port));
   fflush(stdout);

@@ -9,11 +9,15 @@
 # excluded), which a machine busy with other work disturbs less.
 #
 # Environment: ROUNDS (5), N connections per run (4000), LEVELS in flight
-# ("1 8 40"), REF (the reference tcpserver, /usr/bin/tcpserver), OUT (a file to
-# keep the JSON lines in). Needs go, gcc with a static libc.
+# ("1 8 40"), BACKLOG (the servers' listen backlog, tcpserver's default 20; at
+# 40 in flight a backlog of 20 overflows and 1 s SYN retransmissions decide the
+# figures, so `BACKLOG=100 LEVELS=40` measures the servers instead), REF (the
+# reference tcpserver, /usr/bin/tcpserver), OUT (a file to keep the JSON lines
+# in). Needs go, gcc with a static libc.
 set -eu
 
 ROUNDS=${ROUNDS:-5}
+BACKLOG=${BACKLOG:-20}
 N=${N:-4000}
 LEVELS=${LEVELS:-"1 8 40"}
 REF=${REF:-/usr/bin/tcpserver}
@@ -64,9 +68,9 @@ server() { # name handler...: the command line of server name
 	name=$1
 	shift
 	case $name in
-	ours) echo "$ours -1 -R -H -l0 127.0.0.1 0 $*" ;;
-	debian) echo "$REF -1 -R -H -l0 127.0.0.1 0 $*" ;;
-	floor) echo "$work/spawnfloor 0 40 $*" ;;
+	ours) echo "$ours -1 -R -H -l0 -b $BACKLOG 127.0.0.1 0 $*" ;;
+	debian) echo "$REF -1 -R -H -l0 -b $BACKLOG 127.0.0.1 0 $*" ;;
+	floor) echo "$work/spawnfloor -b $BACKLOG 0 40 $*" ;;
 	esac
 }
 
@@ -102,7 +106,7 @@ median() {
 }
 
 echo
-echo "connections/s with okprog (median of $ROUNDS runs of $N connections; -R -H -l0)"
+echo "connections/s with okprog (median of $ROUNDS runs of $N connections; -R -H -l0 -b $BACKLOG)"
 printf '%-9s %9s %9s %6s %9s %10s %9s %9s %12s\n' "in flight" ours debian ratio floor ours/floor "p99 ours" "p99 deb" "cpu/conn o:d:f"
 for level in $LEVELS; do
 	o=$(median ours "$level" conns_per_s)

@@ -287,6 +287,7 @@ func TestIPv6(t *testing.T) {
 	}
 	for _, sc := range []scenario{
 		{args: []string{"-v", "-RHl0", "::1", "0", print}, host: "::1", conns: []exchange{{}, {send: "x"}}},
+		{args: []string{"-RHl0", "-I", "lo", "::1", "0", print}, host: "::1", conns: []exchange{{}}},
 		{args: []string{"-v", "-RHl0", "-B", "hi", "0", "0", print}, host: "::1", conns: []exchange{{}}},
 		{args: []string{"-RHl0", "0", "0", print}, host: "127.0.0.1", conns: []exchange{{}}},
 		{args: []string{"-RHl0", "", "0", print}, host: "::1", conns: []exchange{{}}},
