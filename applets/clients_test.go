@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/ucspi-go/ucspi/internal/fakedns"
+	"github.com/ucspi-go/ucspi/internal/fakeserver"
 	"github.com/ucspi-go/ucspi/internal/reftest"
 )
 
@@ -150,34 +151,20 @@ func (p *pieces) Read(buf []byte) (int, error) {
 // reply(request) and hangs up.
 func fakeServer(t *testing.T, addr, end string, reply func(request []byte) []byte) string {
 	t.Helper()
-	ln, err := net.Listen("tcp", addr)
-	if err != nil {
-		t.Skipf("cannot listen on %s: %v", addr, err)
-	}
-	t.Cleanup(func() { ln.Close() })
-	go func() {
-		for {
-			c, err := ln.Accept()
+	ln := fakeserver.Serve(t, addr, func(c net.Conn) {
+		var req []byte
+		buf := make([]byte, 4096)
+		for end != "" && !bytes.Contains(req, []byte(end)) {
+			c.SetReadDeadline(time.Now().Add(300 * time.Millisecond))
+			n, err := c.Read(buf)
+			req = append(req, buf[:n]...)
 			if err != nil {
-				return
+				break
 			}
-			go func() {
-				defer c.Close()
-				var req []byte
-				buf := make([]byte, 4096)
-				for end != "" && !bytes.Contains(req, []byte(end)) {
-					c.SetReadDeadline(time.Now().Add(300 * time.Millisecond))
-					n, err := c.Read(buf)
-					req = append(req, buf[:n]...)
-					if err != nil {
-						break
-					}
-				}
-				c.SetWriteDeadline(time.Now().Add(10 * time.Second))
-				c.Write(reply(req))
-			}()
 		}
-	}()
+		c.SetWriteDeadline(time.Now().Add(10 * time.Second))
+		c.Write(reply(req))
+	})
 	_, port, _ := net.SplitHostPort(ln.Addr().String())
 	return port
 }
@@ -273,46 +260,32 @@ func TestClientsWithPortsAgainstReference(t *testing.T) {
 // smtpServer greets, answers each line with what it got, and hangs up after
 // QUIT, or when the client has been quiet for a while.
 func smtpServer(t *testing.T) string {
-	ln, err := net.Listen("tcp", "127.0.44.11:0")
-	if err != nil {
-		t.Skip(err)
-	}
-	t.Cleanup(func() { ln.Close() })
-	go func() {
+	ln := fakeserver.Serve(t, "127.0.44.11:0", func(c net.Conn) {
+		c.Write([]byte("220 fake ESMTP\r\n"))
+		var line []byte
+		b := make([]byte, 1)
 		for {
-			c, err := ln.Accept()
-			if err != nil {
+			c.SetReadDeadline(time.Now().Add(500 * time.Millisecond))
+			if n, err := c.Read(b); n == 0 || err != nil {
+				c.Write([]byte("421 timeout\r\n"))
 				return
 			}
-			go func() {
-				defer c.Close()
-				c.Write([]byte("220 fake ESMTP\r\n"))
-				var line []byte
-				b := make([]byte, 1)
-				for {
-					c.SetReadDeadline(time.Now().Add(500 * time.Millisecond))
-					if n, err := c.Read(b); n == 0 || err != nil {
-						c.Write([]byte("421 timeout\r\n"))
-						return
-					}
-					line = append(line, b[0])
-					if b[0] != '\n' {
-						continue
-					}
-					fmt.Fprintf(c, "250 got %q\r\n", line)
-					if strings.HasPrefix(string(line), "QUIT") {
-						c.Write([]byte("221 bye\r\n"))
-						// Read what follows, or closing would reset the
-						// connection and maybe lose the bye.
-						c.SetReadDeadline(time.Now().Add(200 * time.Millisecond))
-						io.Copy(io.Discard, c)
-						return
-					}
-					line = line[:0]
-				}
-			}()
+			line = append(line, b[0])
+			if b[0] != '\n' {
+				continue
+			}
+			fmt.Fprintf(c, "250 got %q\r\n", line)
+			if strings.HasPrefix(string(line), "QUIT") {
+				c.Write([]byte("221 bye\r\n"))
+				// Read what follows, or closing would reset the
+				// connection and maybe lose the bye.
+				c.SetReadDeadline(time.Now().Add(200 * time.Millisecond))
+				io.Copy(io.Discard, c)
+				return
+			}
+			line = line[:0]
 		}
-	}()
+	})
 	_, port, _ := net.SplitHostPort(ln.Addr().String())
 	return port
 }
@@ -373,23 +346,11 @@ func TestClientFailuresAgainstReference(t *testing.T) {
 
 // TestTcpcatConnectionReset: a read error is cat's message and status.
 func TestTcpcatConnectionReset(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.44.11:0")
-	if err != nil {
-		t.Skip(err)
-	}
-	t.Cleanup(func() { ln.Close() })
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			// Reset once the client has surely seen the connection made.
-			time.Sleep(200 * time.Millisecond)
-			c.(*net.TCPConn).SetLinger(0)
-			c.Close()
-		}
-	}()
+	ln := fakeserver.Serve(t, "127.0.44.11:0", func(c net.Conn) {
+		// Reset once the client has surely seen the connection made.
+		time.Sleep(200 * time.Millisecond)
+		c.(*net.TCPConn).SetLinger(0)
+	})
 	_, port, _ := net.SplitHostPort(ln.Addr().String())
 	got := reftest.Compare(t, "tcpcat", reftest.Cmd{Args: []string{"127.0.44.11", port}})
 	if got.Code != 1 {

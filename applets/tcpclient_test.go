@@ -18,6 +18,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/ucspi-go/ucspi/internal/fakedns"
+	"github.com/ucspi-go/ucspi/internal/fakeserver"
 	"github.com/ucspi-go/ucspi/internal/reftest"
 )
 
@@ -101,56 +102,12 @@ func probeReadLine(fd int) string {
 // hangs up: the probe's counterpart.
 func probeServer(t *testing.T, addr string) uint16 {
 	t.Helper()
-	ln, err := net.Listen("tcp", addr)
-	if err != nil {
-		t.Skipf("cannot listen on %s: %v", addr, err)
-	}
-	t.Cleanup(func() { ln.Close() })
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			go func() {
-				defer c.Close()
-				c.SetDeadline(time.Now().Add(10 * time.Second))
-				c.Write([]byte("hello from " + c.LocalAddr().String() + "\n"))
-				line, _ := bufio.NewReader(c).ReadString('\n')
-				c.Write([]byte("got " + line))
-			}()
-		}
-	}()
-	return netip.MustParseAddrPort(ln.Addr().String()).Port()
-}
-
-// identTestServer answers RFC 1413 questions on ip:113 with user, or never
-// answers if user is "".
-func identTestServer(t *testing.T, ip, user string) {
-	t.Helper()
-	ln, err := net.Listen("tcp", net.JoinHostPort(ip, "113"))
-	if err != nil {
-		t.Skipf("cannot listen on %s port 113 (not root?): %v", ip, err)
-	}
-	t.Cleanup(func() { ln.Close() })
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			go func() {
-				defer c.Close()
-				c.SetDeadline(time.Now().Add(10 * time.Second))
-				q, _ := bufio.NewReader(c).ReadString('\n')
-				if user == "" {
-					c.Read(make([]byte, 1))
-					return
-				}
-				fmt.Fprintf(c, "%s : USERID : UNIX :  %s\r\n", strings.TrimSpace(q), user)
-			}()
-		}
-	}()
+	return fakeserver.Port(fakeserver.Serve(t, addr, func(c net.Conn) {
+		c.SetDeadline(time.Now().Add(10 * time.Second))
+		c.Write([]byte("hello from " + c.LocalAddr().String() + "\n"))
+		line, _ := bufio.NewReader(c).ReadString('\n')
+		c.Write([]byte("got " + line))
+	}))
 }
 
 // clientTestPort is a port on ip that nothing uses at the moment.
@@ -263,8 +220,8 @@ func compareClientRuns(t *testing.T, ref, ours string, cmd func() reftest.Cmd, n
 func TestTCPClientAgainstReference(t *testing.T) {
 	ref, ours := reftest.Ref(t, "tcpclient"), reftest.Ours(t, "tcpclient")
 	dns := clientDNS(t)
-	identTestServer(t, "127.0.44.1", "joe")
-	identTestServer(t, "127.0.44.9", "")
+	fakeserver.Ident(t, "127.0.44.1", "USERID : UNIX :  joe")
+	fakeserver.Ident(t, "127.0.44.9", "")
 	env := clientEnv(dns)
 	probe, _ := os.Executable()
 	p1 := probeServer(t, "127.0.44.1:0")
@@ -460,20 +417,7 @@ func TestTCPClientIPv6AgainstReference(t *testing.T) {
 // BenchmarkTCPClient is one whole tcpclient run: start, connect, exec a
 // program that exits at once; ours and Debian's side by side.
 func BenchmarkTCPClient(b *testing.B) {
-	ln, err := net.Listen("tcp", "127.0.44.1:0")
-	if err != nil {
-		b.Skip(err)
-	}
-	defer ln.Close()
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			c.Close()
-		}
-	}()
+	ln := fakeserver.Serve(b, "127.0.44.1:0", func(net.Conn) {})
 	_, port, _ := net.SplitHostPort(ln.Addr().String())
 	for _, which := range []string{"ours", "reference"} {
 		b.Run(which, func(b *testing.B) {
@@ -495,27 +439,13 @@ func BenchmarkTCPClient(b *testing.B) {
 func BenchmarkTcpcat(b *testing.B) {
 	const size = 64 << 20
 	chunk := make([]byte, 1<<20)
-	ln, err := net.Listen("tcp", "127.0.44.1:0")
-	if err != nil {
-		b.Skip(err)
-	}
-	defer ln.Close()
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
+	ln := fakeserver.Serve(b, "127.0.44.1:0", func(c net.Conn) {
+		for range size / len(chunk) {
+			if _, err := c.Write(chunk); err != nil {
 				return
 			}
-			go func() {
-				defer c.Close()
-				for range size / len(chunk) {
-					if _, err := c.Write(chunk); err != nil {
-						return
-					}
-				}
-			}()
 		}
-	}()
+	})
 	_, port, _ := net.SplitHostPort(ln.Addr().String())
 	for _, which := range []string{"ours", "reference"} {
 		b.Run(which, func(b *testing.B) {

@@ -17,6 +17,7 @@ import (
 
 	"github.com/ucspi-go/ucspi/exit"
 	"github.com/ucspi-go/ucspi/internal/fakedns"
+	"github.com/ucspi-go/ucspi/internal/fakeserver"
 	"github.com/ucspi-go/ucspi/resolver"
 )
 
@@ -145,25 +146,11 @@ func TestAddrsNames(t *testing.T) {
 	}
 }
 
-// dialListener is a loopback dialListener that accepts and then closes after sending
-// what it is given.
+// dialListener is a loopback listener that says hello to each connection and
+// hangs up.
 func dialListener(t *testing.T, addr string) (netip.AddrPort, net.Listener) {
 	t.Helper()
-	ln, err := net.Listen("tcp", addr)
-	if err != nil {
-		t.Skipf("cannot listen on %s: %v", addr, err)
-	}
-	t.Cleanup(func() { ln.Close() })
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			c.Write([]byte("hello\n"))
-			c.Close()
-		}
-	}()
+	ln := fakeserver.Serve(t, addr, func(c net.Conn) { c.Write([]byte("hello\n")) })
 	return netip.MustParseAddrPort(ln.Addr().String()), ln
 }
 

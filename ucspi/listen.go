@@ -3,7 +3,6 @@ package ucspi
 import (
 	"bufio"
 	"context"
-	"errors"
 	"net"
 	"net/netip"
 	"os"
@@ -106,12 +105,10 @@ func Host(ctx context.Context, r *net.Resolver, host string, ipv4Only bool) (net
 		}
 		return ip.Unmap(), nil
 	}
-	for _, label := range strings.Split(strings.TrimSuffix(host, "."), ".") {
-		if len(label) > 63 {
-			// djb's resolver refuses such a name before asking anyone.
-			return netip.Addr{}, exit.FatalSys(exit.Temporary, syscall.EPROTO,
-				"temporarily unable to figure out IP address for ", host, ": ")
-		}
+	if !validName(host) {
+		// djb's resolver refuses such a name before asking anyone.
+		return netip.Addr{}, exit.FatalSys(exit.Temporary, syscall.EPROTO,
+			"temporarily unable to figure out IP address for ", host, ": ")
 	}
 	networks := []string{"ip4", "ip6"}
 	if ipv4Only {
@@ -121,7 +118,7 @@ func Host(ctx context.Context, r *net.Resolver, host string, ipv4Only bool) (net
 		addrs, err := resolver.Addrs(ctx, r, network, host)
 		if err != nil && !resolver.NotFound(err) {
 			return netip.Addr{}, exit.Fatal(exit.Temporary,
-				"temporarily unable to figure out IP address for ", host, ": ", dnsReason(err))
+				"temporarily unable to figure out IP address for ", host, ": ", lookupReason(err))
 		}
 		if len(addrs) > 0 {
 			return addrs[0], nil
@@ -130,42 +127,15 @@ func Host(ctx context.Context, r *net.Resolver, host string, ipv4Only bool) (net
 	return netip.Addr{}, exit.Fatal(exit.Temporary, "no IP address for ", host)
 }
 
-// dnsReason is how djb's error_str words a failed lookup: a timeout is "timed
-// out", anything else "temporary failure".
-func dnsReason(err error) string {
-	var de *net.DNSError
-	if errors.As(err, &de) && de.IsTimeout {
-		return exit.Reason(syscall.ETIMEDOUT)
-	}
-	return exit.Reason(syscall.EAGAIN)
-}
-
 // djbIPv4 reads host as dns_ip4 does when it holds only digits, dots and
-// brackets: each dot ends a byte (taken modulo 256), brackets are skipped, and
-// the first four bytes are the address; fewer than four is no address at all.
+// brackets (see dottedQuads): the first address, or none when there are fewer
+// than four bytes.
 func djbIPv4(host string) (ip netip.Addr, literal bool) {
-	var out []byte
-	var code byte
-	for i := 0; i <= len(host); i++ {
-		ch := byte('.')
-		if i < len(host) {
-			ch = host[i]
-		}
-		switch {
-		case ch == '[' || ch == ']':
-		case ch == '.':
-			out = append(out, code)
-			code = 0
-		case ch >= '0' && ch <= '9':
-			code = code*10 + ch - '0'
-		default:
-			return netip.Addr{}, false
-		}
+	addrs, literal := dottedQuads(host)
+	if len(addrs) == 0 {
+		return netip.Addr{}, literal
 	}
-	if len(out) < 4 {
-		return netip.Addr{}, true
-	}
-	return netip.AddrFrom4([4]byte(out[:4])), true
+	return addrs[0], true
 }
 
 // Listener is tcpserver's listening socket. It is non-blocking and waits in

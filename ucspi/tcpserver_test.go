@@ -1,8 +1,6 @@
 package ucspi
 
 import (
-	"bufio"
-	"fmt"
 	"net"
 	"os"
 	"os/exec"
@@ -12,6 +10,7 @@ import (
 	"time"
 
 	"github.com/ucspi-go/ucspi/internal/fakedns"
+	"github.com/ucspi-go/ucspi/internal/fakeserver"
 	"github.com/ucspi-go/ucspi/internal/reftest"
 )
 
@@ -75,44 +74,12 @@ func TestRemoteHostAndParanoia(t *testing.T) {
 	}
 }
 
-// identServer answers RFC 1413 queries on ip:113 with reply (formatted with
-// the ports asked about); an empty reply means it never answers.
-func identServer(t *testing.T, ip, reply string) {
-	t.Helper()
-	ln, err := net.Listen("tcp", net.JoinHostPort(ip, "113"))
-	if err != nil {
-		t.Skipf("cannot listen on %s:113: %v", ip, err)
-	}
-	t.Cleanup(func() { ln.Close() })
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			go func() {
-				defer c.Close()
-				c.SetDeadline(time.Now().Add(10 * time.Second))
-				q, err := bufio.NewReader(c).ReadString('\n')
-				if err != nil || reply == "" {
-					buf := make([]byte, 1)
-					c.Read(buf) // hold it until the server gives up
-					return
-				}
-				var a, b int
-				fmt.Sscanf(q, "%d , %d", &a, &b)
-				fmt.Fprintf(c, reply, a, b)
-			}()
-		}
-	}()
-}
-
 func TestRemoteInfo(t *testing.T) {
 	ref := reftest.Ref(t, "tcpserver")
-	identServer(t, "127.1.3.1", "%d , %d : USERID : UNIX : joe\r\n")
-	identServer(t, "127.1.3.2", "%d , %d : USERID : UNIX :  long name: with%%odd \x01chars\r\n")
-	identServer(t, "127.1.3.3", "%d , %d : ERROR : NO-USER\r\n")
-	identServer(t, "127.1.3.4", "")
+	fakeserver.Ident(t, "127.1.3.1", "USERID : UNIX : joe")
+	fakeserver.Ident(t, "127.1.3.2", "USERID : UNIX :  long name: with%odd \x01chars")
+	fakeserver.Ident(t, "127.1.3.3", "ERROR : NO-USER")
+	fakeserver.Ident(t, "127.1.3.4", "")
 	dir := t.TempDir()
 	print := script(t, dir, "print", printEnv)
 	sc := scenario{
