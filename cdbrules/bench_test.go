@@ -7,8 +7,8 @@ import (
 	"testing"
 )
 
-// Compiling the generated 100,000-line file (scripts/bench-rules.sh times the
-// same file through both tcprules binaries).
+// Compiling the generated 100,000-line file (make bench times a file of the
+// same size through both tcprules binaries).
 func BenchmarkCompile100k(b *testing.B) {
 	rules := generateRules(100000, 1, false)
 	dir := b.TempDir()

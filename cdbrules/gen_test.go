@@ -115,7 +115,7 @@ func generateRules(n int, seed uint64, v6 bool) []byte {
 	return b.Bytes()
 }
 
-var rulesOut = flag.String("rules-out", "", "write the generated 100,000-line rules file here (for scripts/bench-rules.sh)")
+var rulesOut = flag.String("rules-out", "", "write the generated 100,000-line rules file here (to time tcprules by hand)")
 
 // TestGenerateRulesFile writes the generated file when -rules-out is given.
 func TestGenerateRulesFile(t *testing.T) {

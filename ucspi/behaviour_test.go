@@ -298,7 +298,7 @@ func TestManyConcurrentPrograms(t *testing.T) {
 
 // BenchmarkConnections is the speed a client sees, ours beside Debian's: a
 // connection, okprog's "ok", EOF; one at a time and 8 at once. (The figures
-// of record come from scripts/bench-server.sh, which interleaves the servers.)
+// of record come from make bench, which interleaves the servers.)
 func BenchmarkConnections(b *testing.B) {
 	for _, server := range []struct{ name, prog string }{
 		{"ours", reftest.Ours(b, "tcpserver")}, {"debian", reftest.Ref(b, "tcpserver")},
