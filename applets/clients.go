@@ -1,7 +1,6 @@
 package applets
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -15,6 +14,7 @@ import (
 	"github.com/ucspi-go/ucspi/crlf"
 	"github.com/ucspi-go/ucspi/exit"
 	"github.com/ucspi-go/ucspi/resolver"
+	"github.com/ucspi-go/ucspi/shelltext"
 	"github.com/ucspi-go/ucspi/ucspi"
 )
 
@@ -176,7 +176,7 @@ func finger(s *Stdio, args []string) error {
 	defer conn.Close()
 	// A server that hangs up before reading the question still gets its answer
 	// printed, as addcr dying of SIGPIPE left delcr to run.
-	conn.Write(crlf.AppendAddCR(nil, dashEcho(user, true)))
+	conn.Write(crlf.AppendAddCR(nil, shelltext.DashEcho(user, true)))
 	return delcrCatV(s.Out, conn)
 }
 
@@ -191,8 +191,8 @@ func httpAt(s *Stdio, args []string) error {
 	}
 	defer conn.Close()
 	request := "GET /" + page + " HTTP/1.0\nHost: " + host + ":" + port + "\n"
-	conn.Write(crlf.AppendAddCR(nil, dashEcho(request, false)))
-	var body bodyFilter
+	conn.Write(crlf.AppendAddCR(nil, shelltext.DashEcho(request, false)))
+	var body shelltext.BodyFilter
 	var d crlf.Deleter
 	copyThrough(s.Out, conn, func(dst, src []byte) []byte { return body.Append(dst, d.Append(nil, src)) })
 	s.Out.Write(body.Append(nil, d.Finish(nil)))
@@ -205,8 +205,8 @@ func httpAt(s *Stdio, args []string) error {
 // an error, as delcr exited 111 into a pipeline whose status was cat's.
 func delcrCatV(dst io.Writer, src io.Reader) error {
 	var d crlf.Deleter
-	copyThrough(dst, src, func(out, in []byte) []byte { return appendCatV(out, d.Append(nil, in)) })
-	dst.Write(appendCatV(nil, d.Finish(nil)))
+	copyThrough(dst, src, func(out, in []byte) []byte { return shelltext.AppendCatV(out, d.Append(nil, in)) })
+	dst.Write(shelltext.AppendCatV(nil, d.Finish(nil)))
 	return nil
 }
 
@@ -251,110 +251,4 @@ func capitalized(err error) string {
 		msg = string(msg[0]-'a'+'A') + msg[1:]
 	}
 	return msg
-}
-
-// appendCatV appends src to dst in cat -v's notation: control characters as
-// ^X (except tab and newline), DEL as ^?, bytes with the high bit as M- and
-// the notation of the low seven bits.
-func appendCatV(dst, src []byte) []byte {
-	for _, c := range src {
-		switch {
-		case c >= 32 && c < 127, c == '\t', c == '\n':
-			dst = append(dst, c)
-		case c < 32:
-			dst = append(dst, '^', c+64)
-		case c == 127:
-			dst = append(dst, '^', '?')
-		case c >= 128+32 && c < 128+127:
-			dst = append(dst, 'M', '-', c-128)
-		case c == 128+127:
-			dst = append(dst, 'M', '-', '^', '?')
-		default:
-			dst = append(dst, 'M', '-', '^', c-128+64)
-		}
-	}
-	return dst
-}
-
-// dashEcho is what Debian's /bin/sh (dash) prints for echo "s": backslash
-// escapes interpreted (\a \b \e \f \n \r \t \v \\, octal \0nnn and \nnn, \c
-// ending the output there, anything else kept as it is), then a newline. With
-// option, an argument of exactly "-n" is echo's option and prints nothing.
-func dashEcho(s string, option bool) []byte {
-	if option && s == "-n" {
-		return nil
-	}
-	out := make([]byte, 0, len(s)+1)
-	for i := 0; i < len(s); i++ {
-		if s[i] != '\\' || i+1 == len(s) {
-			out = append(out, s[i])
-			continue
-		}
-		c := s[i+1]
-		if simple := strings.IndexByte("abefnrtv\\", c); simple >= 0 {
-			out = append(out, "\a\b\x1b\f\n\r\t\v\\"[simple])
-			i++
-			continue
-		}
-		switch {
-		case c == 'c':
-			return out
-		case c >= '0' && c <= '7':
-			// Three octal digits at most, not counting the 0 of \0nnn.
-			j := i + 1
-			if c == '0' {
-				j++
-			}
-			var v byte
-			for digits := 3; digits > 0 && j < len(s) && s[j] >= '0' && s[j] <= '7'; digits, j = digits-1, j+1 {
-				v = v<<3 | (s[j] - '0')
-			}
-			out = append(out, v)
-			i = j - 1
-		default:
-			out = append(out, '\\')
-		}
-	}
-	return append(out, '\n')
-}
-
-// bodyFilter is awk '/^$/ { body=1; next } { if (body) print }' on a stream:
-// each line after the first empty one, empty lines dropped, a final partial
-// line ended with a newline. It holds no more than one byte of state.
-type bodyFilter struct {
-	body   bool
-	inLine bool // some of the current line has been seen
-}
-
-// Append appends the output for src to dst.
-func (b *bodyFilter) Append(dst, src []byte) []byte {
-	for len(src) > 0 {
-		if !b.inLine {
-			if src[0] == '\n' {
-				b.body = true
-				src = src[1:]
-				continue
-			}
-			b.inLine = true
-		}
-		end := len(src)
-		if i := bytes.IndexByte(src, '\n'); i >= 0 {
-			end = i + 1
-			b.inLine = false
-		}
-		if b.body {
-			dst = append(dst, src[:end]...)
-		}
-		src = src[end:]
-	}
-	return dst
-}
-
-// Finish ends a final line that has no newline, as awk's print does.
-func (b *bodyFilter) Finish(dst []byte) []byte {
-	if b.inLine && b.body {
-		dst = append(dst, '\n')
-	}
-	b.inLine = false
-	return dst
 }
