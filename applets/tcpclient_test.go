@@ -121,36 +121,6 @@ func clientTestPort(t *testing.T, ip string) uint16 {
 	return netip.MustParseAddrPort(ln.Addr().String()).Port()
 }
 
-// backlogFullListener listens on ip with a backlog of 0 and never accepts, then
-// fills the queue, so that further connection attempts time out.
-func backlogFullListener(t *testing.T, ip string, port uint16) uint16 {
-	t.Helper()
-	fd, err := unix.Socket(unix.AF_INET, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { unix.Close(fd) })
-	a := netip.MustParseAddr(ip).As4()
-	if err := unix.Bind(fd, &unix.SockaddrInet4{Addr: a, Port: int(port)}); err != nil {
-		t.Skip(err)
-	}
-	if err := unix.Listen(fd, 0); err != nil {
-		t.Fatal(err)
-	}
-	sa, _ := unix.Getsockname(fd)
-	p := sa.(*unix.SockaddrInet4).Port
-	for range 3 {
-		c, err := unix.Socket(unix.AF_INET, unix.SOCK_STREAM|unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, 0)
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { unix.Close(c) })
-		unix.Connect(c, &unix.SockaddrInet4{Addr: a, Port: p})
-	}
-	time.Sleep(100 * time.Millisecond)
-	return uint16(p)
-}
-
 // clientDNS is the fake DNS both tcpclients ask: names for the test
 // addresses, a name with two addresses, one whose server fails.
 func clientDNS(t *testing.T) *fakedns.Server {
@@ -357,7 +327,7 @@ func TestTCPClientTimeoutsAgainstReference(t *testing.T) {
 	dns := clientDNS(t)
 	env := clientEnv(dns)
 	probe, _ := os.Executable()
-	full := backlogFullListener(t, "127.0.44.6", 0)
+	full := fakeserver.BacklogFull(t, "127.0.44.6")
 	p := strconv.Itoa(int(full))
 	probeServerOn(t, "127.0.44.1", full) // the same port, answering
 	for _, tc := range []struct {

@@ -166,39 +166,9 @@ func dialClosedPort(t *testing.T, ip string) uint16 {
 	return p
 }
 
-// dialFullListener listens on ip with a backlog of 0 and never accepts, then
-// fills the queue, so that further connection attempts time out.
-func dialFullListener(t *testing.T, ip string) uint16 {
-	t.Helper()
-	fd, err := unix.Socket(unix.AF_INET, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { unix.Close(fd) })
-	a := netip.MustParseAddr(ip).As4()
-	if err := unix.Bind(fd, &unix.SockaddrInet4{Addr: a}); err != nil {
-		t.Skip(err)
-	}
-	if err := unix.Listen(fd, 0); err != nil {
-		t.Fatal(err)
-	}
-	sa, _ := unix.Getsockname(fd)
-	port := sa.(*unix.SockaddrInet4).Port
-	for range 3 {
-		c, err := unix.Socket(unix.AF_INET, unix.SOCK_STREAM|unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, 0)
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { unix.Close(c) })
-		unix.Connect(c, &unix.SockaddrInet4{Addr: a, Port: port})
-	}
-	time.Sleep(100 * time.Millisecond)
-	return uint16(port)
-}
-
 func TestConnectOrderAndTimeouts(t *testing.T) {
 	open, _ := dialListener(t, "127.0.44.1:0")
-	full := dialFullListener(t, "127.0.44.6")
+	full := fakeserver.BacklogFull(t, "127.0.44.6")
 	a := netip.MustParseAddr
 	for _, tc := range []struct {
 		name    string

@@ -11,6 +11,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // Serve listens on addr ("127.0.0.1:0" for any port) and runs handle for each
@@ -57,4 +59,35 @@ func Ident(t testing.TB, ip, answer string) {
 		}
 		fmt.Fprintf(c, "%s : %s\r\n", strings.TrimSpace(q), answer)
 	})
+}
+
+// BacklogFull listens on an IPv4 ip, any port, with a backlog of 0 and never
+// accepts, then fills the queue, so that further connection attempts time out.
+// It returns the port.
+func BacklogFull(t testing.TB, ip string) uint16 {
+	t.Helper()
+	fd, err := unix.Socket(unix.AF_INET, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { unix.Close(fd) })
+	a := netip.MustParseAddr(ip).As4()
+	if err := unix.Bind(fd, &unix.SockaddrInet4{Addr: a}); err != nil {
+		t.Skip(err)
+	}
+	if err := unix.Listen(fd, 0); err != nil {
+		t.Fatal(err)
+	}
+	sa, _ := unix.Getsockname(fd)
+	p := sa.(*unix.SockaddrInet4).Port
+	for range 3 {
+		c, err := unix.Socket(unix.AF_INET, unix.SOCK_STREAM|unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { unix.Close(c) })
+		unix.Connect(c, &unix.SockaddrInet4{Addr: a, Port: p})
+	}
+	time.Sleep(100 * time.Millisecond)
+	return uint16(p)
 }
