@@ -16,8 +16,8 @@ var version = "dev"
 
 func main() {
 	s := applets.OSStdio()
-	if name := filepath.Base(os.Args[0]); applets.Lookup(name) != nil {
-		os.Exit(applets.Main(name, os.Args[1:], s))
+	if a := applets.Lookup(filepath.Base(os.Args[0])); a != nil {
+		os.Exit(a.Main(os.Args[1:], s))
 	}
 	if len(os.Args) < 2 {
 		list()
@@ -29,14 +29,15 @@ func main() {
 	case "--version":
 		fmt.Println("ucspi", version)
 	default:
-		if applets.Lookup(os.Args[1]) == nil {
+		a := applets.Lookup(os.Args[1])
+		if a == nil {
 			fmt.Fprintf(os.Stderr, "ucspi: usage: ucspi applet [ arg ... ]: no applet %q; the applets are:\n", os.Args[1])
 			for _, a := range applets.All() {
 				fmt.Fprintf(os.Stderr, "  %s\n", a.Name)
 			}
 			os.Exit(100)
 		}
-		os.Exit(applets.Main(os.Args[1], os.Args[2:], s))
+		os.Exit(a.Main(os.Args[2:], s))
 	}
 }
 

@@ -108,18 +108,8 @@ func (a *Applet) Command(s *Stdio, result *error) *cobra.Command {
 	return cmd
 }
 
-// Main runs the applet called name with args (argv without argv[0]) and returns
-// the process's exit status, having printed any failure the 0.88 way.
-func Main(name string, args []string, s *Stdio) int {
-	a := Lookup(name)
-	if a == nil {
-		fmt.Fprintf(s.Err, "ucspi: usage: ucspi applet [ arg ... ]: no applet named %q\n", name)
-		return exit.Permanent
-	}
-	return a.Main(args, s)
-}
-
-// Main runs a with args and returns the exit status.
+// Main runs a with args (argv without argv[0]) and returns the process's exit
+// status, having printed any failure the 0.88 way.
 func (a *Applet) Main(args []string, s *Stdio) int {
 	var err error
 	cmd := a.Command(s, &err)

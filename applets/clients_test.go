@@ -278,7 +278,7 @@ func TestTcpcatConnectionReset(t *testing.T) {
 func TestFingerUserAtHost(t *testing.T) {
 	port := fakeServer(t, "127.0.44.11:0", "\n", func(req []byte) []byte { return []byte(fmt.Sprintf("asked %q\r\n", req)) })
 	var out, errs bytes.Buffer
-	code := Main("finger@", []string{"joe@127.0.44.11", "", port}, &Stdio{In: strings.NewReader(""), Out: &out, Err: &errs})
+	code := Lookup("finger@").Main([]string{"joe@127.0.44.11", "", port}, &Stdio{In: strings.NewReader(""), Out: &out, Err: &errs})
 	if want := "asked \"joe\\r\\n\"\n"; out.String() != want || errs.Len() != 0 || code != 0 {
 		t.Errorf("got %q %q %d, want %q", out.String(), errs.String(), code, want)
 	}

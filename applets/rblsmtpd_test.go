@@ -19,7 +19,7 @@ const noSMTPD = "/nonexistent/smtpd"
 func rblsmtpdRun(t *testing.T, stdin string, args ...string) (out, errOut string, code int) {
 	t.Helper()
 	var o, e bytes.Buffer
-	code = Main("rblsmtpd", args, &Stdio{In: strings.NewReader(stdin), Out: &o, Err: &e})
+	code = Lookup("rblsmtpd").Main(args, &Stdio{In: strings.NewReader(stdin), Out: &o, Err: &e})
 	return o.String(), e.String(), code
 }
 

@@ -130,32 +130,45 @@ var smallCases = []string{
 	"a\x00b:bad\n",
 }
 
+// compileBoth compiles rules with the reference tcprules ref and with ours, and
+// returns both cdb files when both compiled. When the reference refuses the
+// rules, ours must refuse them with the same message; any other disagreement
+// fails t.
+func compileBoth(t *testing.T, ref, rules string) (r, o []byte, compiled bool) {
+	t.Helper()
+	dir := t.TempDir()
+	want := reftest.Run(t, ref, reftest.Cmd{Args: []string{"r.cdb", "r.tmp"}, Stdin: []byte(rules), Dir: dir})
+	err := Compile(strings.NewReader(rules), filepath.Join(dir, "o.cdb"), filepath.Join(dir, "o.tmp"))
+	var le *LineError
+	switch {
+	case want.Code == 0 && err != nil:
+		t.Errorf("%q: reference compiles it, ours: %v", rules, err)
+		return nil, nil, false
+	case want.Code == 100 && !errors.As(err, &le):
+		t.Errorf("%q: reference: %s, ours: %v", rules, want.Stderr, err)
+		return nil, nil, false
+	case want.Code == 100:
+		if w, g := string(want.Stderr), "tcprules: fatal: "+le.Error()+"\n"; w != g {
+			t.Errorf("%q: message\nreference %q\nours      %q", rules, w, g)
+		}
+		return nil, nil, false
+	case want.Code != 0:
+		t.Errorf("%q: reference exit %d: %s", rules, want.Code, want.Stderr)
+		return nil, nil, false
+	}
+	r, _ = os.ReadFile(filepath.Join(dir, "r.cdb"))
+	o, _ = os.ReadFile(filepath.Join(dir, "o.cdb"))
+	return r, o, true
+}
+
 func TestSmallCasesAgainstReference(t *testing.T) {
 	ref := reftest.Ref(t, "tcprules")
 	long := strings.Repeat("a", 200000)
 	for _, rules := range append(smallCases, "="+long+":allow,X=/"+long+"/\n1.2.3.4:deny\n", "1.2.3.4:bad"+long+"\n") {
-		dir := t.TempDir()
-		want := reftest.Run(t, ref, reftest.Cmd{Args: []string{"r.cdb", "r.tmp"}, Stdin: []byte(rules), Dir: dir})
-		err := Compile(strings.NewReader(rules), filepath.Join(dir, "o.cdb"), filepath.Join(dir, "o.tmp"))
-		var le *LineError
-		switch {
-		case want.Code == 0 && err != nil:
-			t.Errorf("%q: reference compiles it, ours: %v", rules, err)
-			continue
-		case want.Code == 100 && !errors.As(err, &le):
-			t.Errorf("%q: reference: %s, ours: %v", rules, want.Stderr, err)
-			continue
-		case want.Code == 100:
-			if w, g := string(want.Stderr), "tcprules: fatal: "+le.Error()+"\n"; w != g {
-				t.Errorf("%q: message\nreference %q\nours      %q", rules, w, g)
-			}
-			continue
-		case want.Code != 0:
-			t.Errorf("%q: reference exit %d: %s", rules, want.Code, want.Stderr)
+		r, o, compiled := compileBoth(t, ref, rules)
+		if !compiled {
 			continue
 		}
-		r, _ := os.ReadFile(filepath.Join(dir, "r.cdb"))
-		o, _ := os.ReadFile(filepath.Join(dir, "o.cdb"))
 		sameBytes(t, fmt.Sprintf("%q", rules), r, o)
 	}
 }
@@ -189,28 +202,10 @@ func TestSmallCasesAgainstIPv6Reference(t *testing.T) {
 		if loopsIPv6(rules) {
 			continue
 		}
-		dir := t.TempDir()
-		want := reftest.Run(t, ref, reftest.Cmd{Args: []string{"r.cdb", "r.tmp"}, Stdin: []byte(rules), Dir: dir})
-		err := Compile(strings.NewReader(rules), filepath.Join(dir, "o.cdb"), filepath.Join(dir, "o.tmp"))
-		var le *LineError
-		switch {
-		case want.Code == 0 && err != nil:
-			t.Errorf("%q: reference compiles it, ours: %v", rules, err)
-			continue
-		case want.Code == 100 && !errors.As(err, &le):
-			t.Errorf("%q: reference: %s, ours: %v", rules, want.Stderr, err)
-			continue
-		case want.Code == 100:
-			if w, g := string(want.Stderr), "tcprules: fatal: "+le.Error()+"\n"; w != g {
-				t.Errorf("%q: message\nreference %q\nours      %q", rules, w, g)
-			}
-			continue
-		case want.Code != 0:
-			t.Errorf("%q: reference exit %d: %s", rules, want.Code, want.Stderr)
+		r, o, compiled := compileBoth(t, ref, rules)
+		if !compiled {
 			continue
 		}
-		r, _ := os.ReadFile(filepath.Join(dir, "r.cdb"))
-		o, _ := os.ReadFile(filepath.Join(dir, "o.cdb"))
 		if strings.Contains(rules, "/32") {
 			continue // a CIDR prefix: a literal key for the reference, prefix keys for us
 		}
