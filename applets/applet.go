@@ -12,7 +12,7 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
-	"github.com/ucspi-go/ucspi/exit"
+	"github.com/ucspi-go/ucspi/ucspi/exit"
 )
 
 // Stdio is an applet's standard input, output and error. Applets that hand their

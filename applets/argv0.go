@@ -5,8 +5,8 @@ import (
 
 	"github.com/spf13/pflag"
 
-	"github.com/ucspi-go/ucspi/exit"
-	"github.com/ucspi-go/ucspi/pathexec"
+	"github.com/ucspi-go/ucspi/ucspi/exit"
+	"github.com/ucspi-go/ucspi/ucspi/pathexec"
 )
 
 func init() {

@@ -11,11 +11,11 @@ import (
 
 	"github.com/spf13/pflag"
 
-	"github.com/ucspi-go/ucspi/crlf"
-	"github.com/ucspi-go/ucspi/exit"
-	"github.com/ucspi-go/ucspi/resolver"
-	"github.com/ucspi-go/ucspi/shelltext"
+	"github.com/ucspi-go/ucspi/applets/internal/crlf"
+	"github.com/ucspi-go/ucspi/applets/internal/shelltext"
 	"github.com/ucspi-go/ucspi/ucspi"
+	"github.com/ucspi-go/ucspi/ucspi/dns"
+	"github.com/ucspi-go/ucspi/ucspi/exit"
 )
 
 // The sample clients of 0.88 were shell scripts around tcpclient -RHl0, addcr,
@@ -111,10 +111,10 @@ func scriptDial(s *Stdio, host, port string) (*os.File, int) {
 	c := &ucspi.Client{
 		Timeout:   [2]uint64{2, 58},
 		LocalName: ucspi.Known("0"),
-		Resolver:  resolver.New(),
+		Resolver:  dns.New(),
 		Warn:      s.Err,
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), resolver.Timeout)
+	ctx, cancel := context.WithTimeout(context.Background(), dns.Timeout)
 	defer cancel()
 	conn, err := dial(ctx, c, host, port)
 	if err != nil {

@@ -6,8 +6,8 @@ import (
 
 	"github.com/spf13/pflag"
 
-	"github.com/ucspi-go/ucspi/crlf"
-	"github.com/ucspi-go/ucspi/exit"
+	"github.com/ucspi-go/ucspi/applets/internal/crlf"
+	"github.com/ucspi-go/ucspi/ucspi/exit"
 )
 
 func init() {

@@ -8,8 +8,8 @@ import (
 
 	"github.com/spf13/pflag"
 
-	"github.com/ucspi-go/ucspi/exit"
 	"github.com/ucspi-go/ucspi/internal/reftest"
+	"github.com/ucspi-go/ucspi/ucspi/exit"
 )
 
 // parsed is what a test applet saw: its options and operands, rendered as text.

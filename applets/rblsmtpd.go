@@ -10,10 +10,10 @@ import (
 
 	"github.com/spf13/pflag"
 
-	"github.com/ucspi-go/ucspi/exit"
-	"github.com/ucspi-go/ucspi/pathexec"
-	"github.com/ucspi-go/ucspi/rblsmtpd"
-	"github.com/ucspi-go/ucspi/resolver"
+	"github.com/ucspi-go/ucspi/applets/internal/rblsmtpd"
+	"github.com/ucspi-go/ucspi/ucspi/dns"
+	"github.com/ucspi-go/ucspi/ucspi/exit"
+	"github.com/ucspi-go/ucspi/ucspi/pathexec"
 )
 
 func init() {
@@ -65,7 +65,7 @@ func rblsmtpdSetup(fs *pflag.FlagSet) Runner {
 			sources = append(sources, rblsmtpd.Block(base, bounce, failClosed))
 		}
 		remoteIP := os.Getenv("TCPREMOTEIP")
-		lists := &rblsmtpd.Lists{Sources: sources, Resolver: resolver.New(), Timeout: lookupTimeout()}
+		lists := &rblsmtpd.Lists{Sources: sources, Resolver: dns.New(), Timeout: lookupTimeout()}
 		verdict := rblsmtpd.Decide(context.Background(), env, remoteIP, lists)
 		if !verdict.Block {
 			err := pathexec.Run(operands[0], operands, os.Environ())
@@ -93,12 +93,12 @@ func seconds(n uint64) time.Duration {
 }
 
 // lookupTimeout is $RBLSMTPD_DNS_TIMEOUT seconds (fractions allowed), else
-// resolver.Timeout, djb's bound on one lookup.
+// dns.Timeout, djb's bound on one lookup.
 func lookupTimeout() time.Duration {
-	if v, err := strconv.ParseFloat(os.Getenv(lookupTimeoutVar), 64); err == nil && v > 0 && v < resolver.Timeout.Seconds() {
+	if v, err := strconv.ParseFloat(os.Getenv(lookupTimeoutVar), 64); err == nil && v > 0 && v < dns.Timeout.Seconds() {
 		return time.Duration(v * float64(time.Second))
 	}
-	return resolver.Timeout
+	return dns.Timeout
 }
 
 const rblsmtpdManual = `rblsmtpd runs in front of an SMTP server (smtpd, usually qmail-smtpd) under tcpserver. Normally it runs smtpd in its own place: same process, same descriptors, nothing read from the client. But when told to block mail from this client, it does not run smtpd: it holds its own limited SMTP conversation, rejecting every attempt to send a message, and prints one line on descriptor 2: "rblsmtpd: IP pid PID: CODE TEXT".

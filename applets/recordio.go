@@ -3,8 +3,8 @@ package applets
 import (
 	"github.com/spf13/pflag"
 
-	"github.com/ucspi-go/ucspi/exit"
-	"github.com/ucspi-go/ucspi/relay"
+	"github.com/ucspi-go/ucspi/applets/internal/relay"
+	"github.com/ucspi-go/ucspi/ucspi/exit"
 )
 
 func init() {

@@ -13,10 +13,10 @@ import (
 	"github.com/spf13/pflag"
 	"golang.org/x/sys/unix"
 
-	"github.com/ucspi-go/ucspi/exit"
-	"github.com/ucspi-go/ucspi/pathexec"
-	"github.com/ucspi-go/ucspi/resolver"
 	"github.com/ucspi-go/ucspi/ucspi"
+	"github.com/ucspi-go/ucspi/ucspi/dns"
+	"github.com/ucspi-go/ucspi/ucspi/exit"
+	"github.com/ucspi-go/ucspi/ucspi/pathexec"
 )
 
 func init() {
@@ -90,7 +90,7 @@ func tcpclient(o *clientOptions, errs io.Writer, operands []string) error {
 	if len(operands) < 3 {
 		return exit.Usage()
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), resolver.Timeout)
+	ctx, cancel := context.WithTimeout(context.Background(), dns.Timeout)
 	defer cancel()
 	conn, err := dial(ctx, c, operands[0], operands[1])
 	if err != nil {
@@ -128,7 +128,7 @@ func (o *clientOptions) client(errs io.Writer) *ucspi.Client {
 		RemoteHost:  o.remoteHost,
 		RemoteInfo:  o.remoteInfo,
 		InfoTimeout: time.Duration(min(o.infoTimeout, 1<<31)) * time.Second,
-		Resolver:    resolver.New(),
+		Resolver:    dns.New(),
 		Warn:        errs,
 	}
 	if o.localIP != "" {

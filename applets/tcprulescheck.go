@@ -8,7 +8,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/ucspi-go/ucspi/cdbrules"
-	"github.com/ucspi-go/ucspi/exit"
+	"github.com/ucspi-go/ucspi/ucspi/exit"
 )
 
 func init() {

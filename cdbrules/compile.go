@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"errors"
+	"github.com/ucspi-go/ucspi/cdbrules/cdb"
 	"io"
 	"os"
 	"syscall"
@@ -57,7 +58,7 @@ func Compile(in io.Reader, path, tmp string) error {
 }
 
 func compile(in io.Reader, f io.WriteSeeker) error {
-	w, err := NewWriter(f)
+	w, err := cdb.NewWriter(f)
 	if err != nil {
 		return err
 	}

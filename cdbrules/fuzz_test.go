@@ -3,6 +3,9 @@ package cdbrules
 import (
 	"bytes"
 	"errors"
+	"github.com/ucspi-go/ucspi/cdbrules/cdb"
+	"os"
+	"path/filepath"
 	"testing"
 )
 
@@ -14,17 +17,17 @@ func FuzzReader(f *testing.F) {
 	f.Add(valid, []byte("86.75.30.9"), []byte("one.two.three"))
 	f.Add(valid[:2100], []byte("86.75.30.9"), []byte(""))
 	f.Add([]byte{}, []byte(""), []byte(""))
-	f.Fuzz(func(t *testing.T, cdb, ip, host []byte) {
+	f.Fuzz(func(t *testing.T, file, ip, host []byte) {
 		// A lookup tries a key per dot of the host, each as long as the host:
 		// quadratic, as in 0.88, and harmless at a DNS name's 255 bytes, but
 		// the fuzzer's megabyte names would only measure that.
 		if len(ip) > 1024 || len(host) > 1024 {
 			return
 		}
-		r := New(cdb)
+		r := New(file)
 		tries := 0
 		m, err := r.Lookup(Peer{IP: string(ip), Host: string(host), HostKnown: len(host) > 0, Info: "xyz", InfoKnown: true}, func(string) { tries++ })
-		if err != nil && !errors.Is(err, errFormat) {
+		if err != nil && !errors.Is(err, cdb.ErrFormat) {
 			t.Fatalf("error %v is not a format error", err)
 		}
 		if err == nil && m.Found {
@@ -57,8 +60,12 @@ func FuzzParseLine(f *testing.F) {
 		if bytes.Count(r.Value, []byte{0}) == 0 && len(r.Value) > 0 {
 			t.Fatalf("value %q has no NUL", r.Value)
 		}
-		var buf seekBuffer
-		w, _ := NewWriter(&buf)
+		file, err := os.Create(filepath.Join(t.TempDir(), "rules.cdb"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer file.Close()
+		w, _ := cdb.NewWriter(file)
 		var keys [][]byte
 		kerr := Keys(r.Address, func(k []byte) error {
 			keys = append(keys, bytes.Clone(k))
@@ -77,7 +84,11 @@ func FuzzParseLine(f *testing.F) {
 		if err := w.Finish(); err != nil {
 			t.Fatal(err)
 		}
-		reader := New(buf.b)
+		written, err := os.ReadFile(file.Name())
+		if err != nil {
+			t.Fatal(err)
+		}
+		reader := New(written)
 		for _, k := range keys {
 			data, found, err := reader.r.Find(k)
 			if err != nil || !found || !bytes.Equal(data, r.Value) {

@@ -2,6 +2,7 @@ package cdbrules
 
 import (
 	"bytes"
+	"github.com/ucspi-go/ucspi/cdbrules/cdb"
 	"io/fs"
 	"net/netip"
 	"runtime/debug"
@@ -130,7 +131,8 @@ func (m Match) Decision() Decision {
 
 // Rules is an open rules cdb.
 type Rules struct {
-	r      Reader
+	data   []byte // the file's bytes, mapped when mapped is set
+	r      *cdb.Reader
 	mapped bool
 }
 
@@ -160,19 +162,19 @@ func Open(path string) (*Rules, error) {
 	if err != nil {
 		return nil, &fs.PathError{Op: "mmap", Path: path, Err: err}
 	}
-	return &Rules{r: Reader{b: b}, mapped: true}, nil
+	return &Rules{data: b, r: cdb.NewReader(b), mapped: true}, nil
 }
 
 // New looks rules up in a cdb held in memory.
-func New(cdb []byte) *Rules { return &Rules{r: Reader{b: cdb}} }
+func New(b []byte) *Rules { return &Rules{data: b, r: cdb.NewReader(b)} }
 
 // Close unmaps the file.
 func (r *Rules) Close() error {
-	if !r.mapped || r.r.b == nil {
+	if !r.mapped || r.data == nil {
 		return nil
 	}
-	err := syscall.Munmap(r.r.b)
-	r.r.b = nil
+	err := syscall.Munmap(r.data)
+	r.data, r.r = nil, cdb.NewReader(nil)
 	return err
 }
 
@@ -192,7 +194,7 @@ func (r *Rules) Lookup(p Peer, tried func(key string)) (m Match, err error) {
 				if _, fault := e.(interface{ Addr() uintptr }); !fault {
 					panic(e)
 				}
-				m, err = Match{}, errFormat
+				m, err = Match{}, cdb.ErrFormat
 			}
 		}()
 	}
@@ -200,7 +202,7 @@ func (r *Rules) Lookup(p Peer, tried func(key string)) (m Match, err error) {
 }
 
 func (r *Rules) lookup(p Peer, tried func(key string)) (Match, error) {
-	s := search{r: &r.r, tried: tried, key: make([]byte, 0, 64)}
+	s := search{r: r.r, tried: tried, key: make([]byte, 0, 64)}
 	ip, host, info := p.IP, p.Host, p.Info
 	if p.InfoKnown {
 		if s.try(info, "@", ip) {
@@ -238,7 +240,7 @@ func (r *Rules) lookup(p Peer, tried func(key string)) (Match, error) {
 // search is one lookup in progress; try reports whether it is over (a rule
 // matched or the file could not be read).
 type search struct {
-	r     *Reader
+	r     *cdb.Reader
 	tried func(string)
 	key   []byte
 	m     Match

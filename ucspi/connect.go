@@ -14,8 +14,8 @@ import (
 
 	"golang.org/x/sys/unix"
 
-	"github.com/ucspi-go/ucspi/exit"
-	"github.com/ucspi-go/ucspi/resolver"
+	"github.com/ucspi-go/ucspi/ucspi/dns"
+	"github.com/ucspi-go/ucspi/ucspi/exit"
 )
 
 // The connecting side of tcpclient: which addresses a host stands for, the
@@ -102,8 +102,8 @@ func (c *Client) Addrs(ctx context.Context, host string) ([]netip.Addr, error) {
 	var addrs []netip.Addr
 	var failed error
 	for _, network := range networks {
-		found, err := resolver.Addrs(ctx, c.resolver(), network, host)
-		if err != nil && !resolver.NotFound(err) {
+		found, err := dns.Addrs(ctx, c.resolver(), network, host)
+		if err != nil && !dns.NotFound(err) {
 			failed = err
 		}
 		addrs = append(addrs, found...)
@@ -120,7 +120,7 @@ func (c *Client) Addrs(ctx context.Context, host string) ([]netip.Addr, error) {
 
 func (c *Client) resolver() *net.Resolver {
 	if c.Resolver == nil {
-		c.Resolver = resolver.New()
+		c.Resolver = dns.New()
 	}
 	return c.Resolver
 }
@@ -377,8 +377,8 @@ func (c *Client) RemoteIPText(conn *Connection) string {
 // hostName is what djb's dns_name4 gives for ip: its first PTR name, "" when
 // the DNS says it has none, nil (unknown) when the lookup failed.
 func (c *Client) hostName(ctx context.Context, ip netip.Addr) *string {
-	name, err := resolver.Name(ctx, c.resolver(), ip)
-	if err != nil && !resolver.NotFound(err) {
+	name, err := dns.Name(ctx, c.resolver(), ip)
+	if err != nil && !dns.NotFound(err) {
 		return nil
 	}
 	return Known(name)

@@ -15,10 +15,10 @@ import (
 
 	"golang.org/x/sys/unix"
 
-	"github.com/ucspi-go/ucspi/exit"
 	"github.com/ucspi-go/ucspi/internal/fakedns"
 	"github.com/ucspi-go/ucspi/internal/fakeserver"
-	"github.com/ucspi-go/ucspi/resolver"
+	"github.com/ucspi-go/ucspi/ucspi/dns"
+	"github.com/ucspi-go/ucspi/ucspi/exit"
 )
 
 func dialAddrList(addrs []netip.Addr) string {
@@ -296,7 +296,7 @@ func TestEnvironment(t *testing.T) {
 	)
 	srv.ServFail("3.44.0.127.in-addr.arpa.")
 	t.Setenv("DNSCACHEIP", srv.IP)
-	r := resolver.New()
+	r := dns.New()
 	conn := &Connection{
 		Local:  netip.MustParseAddrPort("127.0.44.2:5000"),
 		Remote: netip.MustParseAddrPort("127.0.44.1:25"),

@@ -10,7 +10,7 @@ import (
 	"time"
 
 	"github.com/ucspi-go/ucspi/cdbrules"
-	"github.com/ucspi-go/ucspi/resolver"
+	"github.com/ucspi-go/ucspi/ucspi/dns"
 )
 
 // serve does for one connection what 0.88's child does before it runs the
@@ -100,9 +100,9 @@ func (s *Server) lookupRules(c *Conn) (cdbrules.Decision, error) {
 // name is the first PTR name for ip, nil when there is none or the lookup
 // fails, as 0.88 leaves the variable unset then.
 func (s *Server) name(ip netip.Addr) *string {
-	ctx, cancel := context.WithTimeout(context.Background(), resolver.Timeout)
+	ctx, cancel := context.WithTimeout(context.Background(), dns.Timeout)
 	defer cancel()
-	if name, err := resolver.Name(ctx, s.dns, ip); err == nil && name != "" {
+	if name, err := dns.Name(ctx, s.dns, ip); err == nil && name != "" {
 		return &name
 	}
 	return nil
@@ -110,14 +110,14 @@ func (s *Server) name(ip netip.Addr) *string {
 
 // mapsBack is -p's check: one of name's addresses is ip.
 func (s *Server) mapsBack(name string, ip netip.Addr) bool {
-	ctx, cancel := context.WithTimeout(context.Background(), resolver.Timeout)
+	ctx, cancel := context.WithTimeout(context.Background(), dns.Timeout)
 	defer cancel()
 	ip = ip.Unmap()
 	network := "ip6"
 	if ip.Is4() {
 		network = "ip4"
 	}
-	addrs, _ := resolver.Addrs(ctx, s.dns, network, name)
+	addrs, _ := dns.Addrs(ctx, s.dns, network, name)
 	for _, a := range addrs {
 		if a == ip {
 			return true

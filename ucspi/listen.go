@@ -10,8 +10,8 @@ import (
 	"syscall"
 	"unsafe"
 
-	"github.com/ucspi-go/ucspi/exit"
-	"github.com/ucspi-go/ucspi/resolver"
+	"github.com/ucspi-go/ucspi/ucspi/dns"
+	"github.com/ucspi-go/ucspi/ucspi/exit"
 )
 
 // The listening side of tcpserver: which address and port the command line
@@ -115,8 +115,8 @@ func Host(ctx context.Context, r *net.Resolver, host string, ipv4Only bool) (net
 		networks = networks[:1]
 	}
 	for _, network := range networks {
-		addrs, err := resolver.Addrs(ctx, r, network, host)
-		if err != nil && !resolver.NotFound(err) {
+		addrs, err := dns.Addrs(ctx, r, network, host)
+		if err != nil && !dns.NotFound(err) {
 			return netip.Addr{}, exit.Fatal(exit.Temporary,
 				"temporarily unable to figure out IP address for ", host, ": ", lookupReason(err))
 		}

@@ -12,7 +12,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/ucspi-go/ucspi/exit"
+	"github.com/ucspi-go/ucspi/ucspi/exit"
 )
 
 func TestDjbIPv4(t *testing.T) {

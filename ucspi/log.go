@@ -5,7 +5,7 @@ import (
 	"os"
 	"strconv"
 
-	"github.com/ucspi-go/ucspi/exit"
+	"github.com/ucspi-go/ucspi/ucspi/exit"
 )
 
 // tcpserver's messages on stderr, in 0.88's shapes. Verbosity 0 (-q) prints

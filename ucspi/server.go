@@ -10,8 +10,8 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/ucspi-go/ucspi/exit"
-	"github.com/ucspi-go/ucspi/resolver"
+	"github.com/ucspi-go/ucspi/ucspi/dns"
+	"github.com/ucspi-go/ucspi/ucspi/exit"
 )
 
 // Server is tcpserver: what its options say, then Run.
@@ -84,8 +84,8 @@ func (s *Server) run(operands []string) error {
 	sigchld := make(chan os.Signal, 1)
 	signal.Notify(sigchld, syscall.SIGCHLD)
 
-	s.dns = resolver.New()
-	ctx, cancel := context.WithTimeout(context.Background(), resolver.Timeout)
+	s.dns = dns.New()
+	ctx, cancel := context.WithTimeout(context.Background(), dns.Timeout)
 	ip, err := Host(ctx, s.dns, hostname, s.IPv4Only)
 	cancel()
 	if err != nil {

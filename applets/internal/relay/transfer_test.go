@@ -16,7 +16,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/ucspi-go/ucspi/crlf"
+	"github.com/ucspi-go/ucspi/applets/internal/crlf"
 	"github.com/ucspi-go/ucspi/internal/reftest"
 )
 

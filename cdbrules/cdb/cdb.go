@@ -1,4 +1,6 @@
-package cdbrules
+// Package cdb reads and writes D. J. Bernstein's constant databases exactly as
+// his cdb_make and cdb_find do (cr.yp.to/cdb/cdb.txt).
+package cdb
 
 import (
 	"bytes"
@@ -203,14 +205,17 @@ type Reader struct {
 	b []byte
 }
 
-// errFormat is djb's error_proto: the file is not a well-formed cdb.
-var errFormat = syscall.EPROTO
+// ErrFormat is djb's error_proto: the file is not a well-formed cdb.
+var ErrFormat = syscall.EPROTO
+
+// NewReader reads the cdb held in b.
+func NewReader(b []byte) *Reader { return &Reader{b: b} }
 
 // read is cdb_read on a mapped file: len bytes at pos, or a format error.
 func (r *Reader) read(pos, n uint32) ([]byte, error) {
 	size := uint32(len(r.b))
 	if pos > size || size-pos < n {
-		return nil, errFormat
+		return nil, ErrFormat
 	}
 	return r.b[pos : pos+n], nil
 }

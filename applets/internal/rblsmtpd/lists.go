@@ -10,7 +10,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/ucspi-go/ucspi/resolver"
+	"github.com/ucspi-go/ucspi/ucspi/dns"
 )
 
 // Source is one -r or -a option, with the -b and -c settings in force where it
@@ -154,14 +154,14 @@ func (l *Lists) lookup(ctx context.Context, s Source, ip netip.Addr) answer {
 		// empty text is no listing.
 		txts, err := l.Resolver.LookupTXT(ctx, name)
 		if err != nil {
-			return answer{failed: !resolver.NotFound(err)}
+			return answer{failed: !dns.NotFound(err)}
 		}
 		text := strings.Join(txts, "")
 		return answer{listed: text != "", text: text}
 	}
 	addrs, err := l.Resolver.LookupNetIP(ctx, "ip4", name)
 	if err != nil {
-		return answer{failed: !resolver.NotFound(err)}
+		return answer{failed: !dns.NotFound(err)}
 	}
 	if s.Allow {
 		// 0.88 accepted on any A record at all.

@@ -8,7 +8,7 @@ import (
 	"time"
 
 	"github.com/ucspi-go/ucspi/internal/fakedns"
-	"github.com/ucspi-go/ucspi/resolver"
+	"github.com/ucspi-go/ucspi/ucspi/dns"
 )
 
 // zone lists 1.2.3.4 (and 2001:db8::1) in every way a list can answer, one base
@@ -38,7 +38,7 @@ func startLists(t *testing.T) (*fakedns.Server, *Lists) {
 	}
 	srv.Silent("4.3.2.1.silent.test.")
 	t.Setenv("DNSCACHEIP", srv.IP)
-	return srv, &Lists{Resolver: resolver.New(), Timeout: 300 * time.Millisecond}
+	return srv, &Lists{Resolver: dns.New(), Timeout: 300 * time.Millisecond}
 }
 
 // src builds sources from a compact command line: "-b -r txt.test -a white.test".

@@ -19,7 +19,7 @@ import (
 
 	"github.com/ucspi-go/ucspi/internal/fakedns"
 	"github.com/ucspi-go/ucspi/internal/reftest"
-	"github.com/ucspi-go/ucspi/resolver"
+	"github.com/ucspi-go/ucspi/ucspi/dns"
 )
 
 func TestMain(m *testing.M) { reftest.Main(m) }
@@ -558,7 +558,7 @@ func BenchmarkThreeLists(b *testing.B) {
 func BenchmarkDecide(b *testing.B) {
 	srv := fakedns.Start(b)
 	b.Setenv("DNSCACHEIP", srv.IP)
-	l := &Lists{Sources: src("-r one.test -r two.test -r three.test:x"), Resolver: resolver.New(), Timeout: 5 * time.Second}
+	l := &Lists{Sources: src("-r one.test -r two.test -r three.test:x"), Resolver: dns.New(), Timeout: 5 * time.Second}
 	for b.Loop() {
 		if v := Decide(context.Background(), nil, "1.2.3.4", l); v.Block {
 			b.Fatal(v)

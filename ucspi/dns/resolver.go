@@ -1,8 +1,8 @@
-// Package resolver answers the DNS questions ucspi-tcp asks (a host's addresses,
+// Package dns answers the DNS questions ucspi-tcp asks (a host's addresses,
 // an address's name, a blocklist's TXT and A records), sending them where djb's
 // dns library would: to $DNSCACHEIP when it is set, else to the servers in
 // /etc/resolv.conf.
-package resolver
+package dns
 
 import (
 	"context"

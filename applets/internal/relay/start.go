@@ -19,8 +19,8 @@ import (
 
 	"golang.org/x/sys/unix"
 
-	"github.com/ucspi-go/ucspi/exit"
-	"github.com/ucspi-go/ucspi/pathexec"
+	"github.com/ucspi-go/ucspi/ucspi/exit"
+	"github.com/ucspi-go/ucspi/ucspi/pathexec"
 )
 
 // helperEnv marks the relay process and carries the program's pid. It is the
