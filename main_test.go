@@ -67,14 +67,12 @@ func TestDispatch(t *testing.T) {
 	}
 }
 
-// buildStatic builds what `make static` builds.
+// buildStatic builds what `make static` builds, with make.
 func buildStatic(t *testing.T) string {
 	t.Helper()
 	out := filepath.Join(t.TempDir(), "ucspi-static")
-	cmd := exec.Command("go", "build", "-trimpath", "-ldflags", "-s -w", "-o", out, ".")
-	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
-	if b, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("static build: %v\n%s", err, b)
+	if err := reftest.Make("static", "STATIC="+out); err != nil {
+		t.Fatal(err)
 	}
 	return out
 }

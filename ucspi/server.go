@@ -12,6 +12,7 @@ import (
 
 	"github.com/ucspi-go/ucspi/ucspi/dns"
 	"github.com/ucspi-go/ucspi/ucspi/exit"
+	"github.com/ucspi-go/ucspi/ucspi/startup"
 )
 
 // Server is tcpserver: what its options say, then Run.
@@ -132,31 +133,23 @@ func setGID(gid int) error {
 // closeStdio lets go of our stdin and stdout, as 0.88 closes them, so that
 // whatever fed or read us (a pipe from a supervisor) does not wait on the
 // server. They become /dev/null rather than closed so that no connection is
-// ever accepted onto descriptor 0, 1 or 2; a closed stderr stays closed for the
-// programs, which get only descriptors 0 and 1 then.
+// ever accepted onto descriptor 0, 1 or 2; a stderr closed when tcpserver
+// started stays closed for the programs, which get only descriptors 0 and 1
+// then (the runtime has put /dev/null on it meanwhile: startup knows).
 func (s *Server) closeStdio() {
 	s.files = []uintptr{0, 0, 2}
+	if startup.ClosedAtStart(2) {
+		s.files = s.files[:2]
+	}
 	null, err := syscall.Open("/dev/null", syscall.O_RDWR|syscall.O_CLOEXEC, 0)
 	if err != nil {
 		syscall.Close(0)
 		syscall.Close(1)
 		return
 	}
-	if _, err := fcntl(2, syscall.F_GETFD); err != nil {
-		s.files = s.files[:2]
-		syscall.Dup3(null, 2, syscall.O_CLOEXEC)
-	}
 	syscall.Dup3(null, 0, syscall.O_CLOEXEC)
 	syscall.Dup3(null, 1, syscall.O_CLOEXEC)
 	syscall.Close(null)
-}
-
-func fcntl(fd, cmd int) (int, error) {
-	r, _, e := syscall.Syscall(syscall.SYS_FCNTL, uintptr(fd), uintptr(cmd), 0)
-	if e != 0 {
-		return -1, e
-	}
-	return int(r), nil
 }
 
 // acceptLoop is 0.88's main loop: wait while limit connections are in hand,

@@ -4,6 +4,8 @@ import (
 	"os"
 	"strings"
 	"syscall"
+
+	"github.com/ucspi-go/ucspi/ucspi/startup"
 )
 
 // prepareSpawn computes once what every spawn shares: the environment without
@@ -30,11 +32,12 @@ func (s *Server) spawn(fd int, c *Conn, env []string) {
 	for i := 0; i < 2; i++ {
 		files[i] = uintptr(fd)
 	}
-	attr := syscall.ProcAttr{Env: env, Files: files[:n]}
 
 	s.kids.spawning.RLock()
 	if err == nil {
-		pid, err = syscall.ForkExec(prog, s.argv, &attr)
+		// syscall.ForkExec, but the child gets tcpserver's limits and signal
+		// mask as they were at start (docs/process.md).
+		pid, err = startup.Spawn(prog, s.argv, env, files[:n])
 	}
 	if err == nil && s.log.verbose() {
 		b := appendFrom(nil, pid, s.remoteText(c.Remote))

@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"runtime"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -83,15 +84,20 @@ func build() {
 	if buildErr != nil {
 		return
 	}
+	buildErr = Make("bin/ucspi", "BIN="+filepath.Join(binDir, "ucspi"))
+}
+
+// Make runs make in the repository's root with args (a target and variables):
+// the tests build the binary exactly as `make` does, its flags (the entry
+// stub, cgo off) written in the Makefile only.
+func Make(args ...string) error {
 	_, here, _, _ := runtime.Caller(0)
-	root := filepath.Join(filepath.Dir(here), "..", "..")
-	cmd := exec.Command("go", "build", "-o", filepath.Join(binDir, "ucspi"), ".")
-	cmd.Dir = root
-	// Built as `make` builds it: static, without cgo.
-	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+	cmd := exec.Command("make", append([]string{"-s", "--no-print-directory"}, args...)...)
+	cmd.Dir = filepath.Join(filepath.Dir(here), "..", "..")
 	if out, err := cmd.CombinedOutput(); err != nil {
-		buildErr = errors.New(err.Error() + ": " + string(out))
+		return errors.New("make " + strings.Join(args, " ") + ": " + err.Error() + ": " + string(out))
 	}
+	return nil
 }
 
 // Main is TestMain for packages that use Ours: it removes the built binary after

@@ -8,6 +8,8 @@ import (
 	"os"
 	"strings"
 	"syscall"
+
+	"github.com/ucspi-go/ucspi/ucspi/startup"
 )
 
 // Run executes file with argv and env in place of this process (a real
@@ -23,7 +25,7 @@ import (
 // the reason.
 func Run(file string, argv, env []string) error {
 	if strings.Contains(file, "/") {
-		return syscall.Exec(file, argv, env)
+		return startup.Exec(file, argv, env)
 	}
 	path, ok := os.LookupEnv("PATH")
 	if !ok {
@@ -34,7 +36,7 @@ func Run(file string, argv, env []string) error {
 		if dir == "" {
 			dir = "."
 		}
-		err := syscall.Exec(dir+"/"+file, argv, env)
+		err := startup.Exec(dir+"/"+file, argv, env)
 		if !errors.Is(err, syscall.ENOENT) {
 			saved = err
 			if !errors.Is(err, syscall.EACCES) && !errors.Is(err, syscall.EPERM) && !errors.Is(err, syscall.EISDIR) {

@@ -3,7 +3,10 @@ package rblsmtpd
 import (
 	"bufio"
 	"io"
+	"os"
+	"os/signal"
 	"strconv"
+	"syscall"
 	"time"
 )
 
@@ -37,14 +40,19 @@ const (
 // greeting, 250 to HELO, EHLO, MAIL, RSET and NOOP, the reply (a rejection line
 // with its CRLF) to every other command, 221 to QUIT. It ends at QUIT, at the
 // end of the input, or when timeout has passed since it began, whatever the
-// client is doing; a zero timeout sends the reply alone, reading nothing. When
-// it returns on the timeout, a goroutine may still be blocked reading in or
-// writing out: the caller is expected to exit, as 0.88 did on SIGALRM.
+// client is doing, or at SIGALRM; a zero timeout sends the reply alone,
+// reading nothing. When it returns on the timeout, a goroutine may still be
+// blocked reading in or writing out: the caller is expected to exit, as 0.88
+// did on SIGALRM.
 func Converse(in io.Reader, out io.Writer, reply string, timeout time.Duration) {
 	if timeout <= 0 {
 		io.WriteString(out, reply)
 		return
 	}
+	// 0.88 timed the conversation with alarm() and caught SIGALRM to end it:
+	// one sent by anyone else (svc -a) ends it too, and rblsmtpd exits 0.
+	alarm := make(chan os.Signal, 1)
+	signal.Notify(alarm, syscall.SIGALRM)
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
@@ -55,6 +63,7 @@ func Converse(in io.Reader, out io.Writer, reply string, timeout time.Duration) 
 	select {
 	case <-done:
 	case <-timer.C:
+	case <-alarm:
 	}
 }
 

@@ -21,6 +21,7 @@ import (
 
 	"github.com/ucspi-go/ucspi/ucspi/exit"
 	"github.com/ucspi-go/ucspi/ucspi/pathexec"
+	"github.com/ucspi-go/ucspi/ucspi/startup"
 )
 
 // helperEnv marks the relay process and carries the program's pid. It is the
@@ -51,7 +52,18 @@ func Start(name string, argv []string) error {
 	helper := exec.Command(self())
 	helper.Args = []string{name}
 	helper.Env = []string{helperEnv + "=" + strconv.Itoa(pid)}
-	helper.Stdin, helper.Stdout, helper.Stderr = os.Stdin, os.Stdout, os.Stderr
+	// A descriptor closed when we started: the relay gets /dev/null (exec.Cmd's
+	// default), where it reads the end and writes in vain, as 0.88's copier
+	// took its read and write errors (recordio's "< [EOF]").
+	if !startup.ClosedAtStart(0) {
+		helper.Stdin = os.Stdin
+	}
+	if !startup.ClosedAtStart(1) {
+		helper.Stdout = os.Stdout
+	}
+	if !startup.ClosedAtStart(2) {
+		helper.Stderr = os.Stderr
+	}
 	helper.ExtraFiles = []*os.File{relayIn, relayOut} // descriptors 3 and 4
 	if err := helper.Start(); err != nil {
 		return exit.FatalSys(exit.Temporary, err, "unable to fork: ")

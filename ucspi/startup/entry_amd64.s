@@ -1,0 +1,260 @@
+#include "textflag.h"
+#include "go_asm.h"
+
+#define SYS_write		1
+#define SYS_rt_sigaction	13
+#define SYS_rt_sigprocmask	14
+#define SYS_fcntl		72
+#define SYS_exit_group		231
+#define SYS_prlimit64		302
+#define F_GETFD			1
+
+// _rt0_ucspi is the process's entry point (go build -ldflags "-E _rt0_ucspi"),
+// run before the Go runtime with the stack as the kernel made it: argc at
+// 0(SP), then argv. It records every resource limit, every signal's
+// disposition, the signal mask and which of descriptors 0-2 are open into
+// ·rec; if a hard limit is below what the runtime needs, it says so and exits
+// 111; else it raises the soft address space and data limits to the hard ones
+// and jumps to the runtime's own entry point, SP untouched.
+TEXT _rt0_ucspi(SB),NOSPLIT|NOFRAME,$0
+	// prlimit64(0, r, NULL, &rec.limits[r]) for every resource r.
+	XORQ	R12, R12
+limits:
+	MOVQ	$SYS_prlimit64, AX
+	XORQ	DI, DI
+	MOVQ	R12, SI
+	XORQ	DX, DX
+	MOVQ	R12, R10
+	SHLQ	$4, R10
+	LEAQ	·rec+record_limits(SB), R8
+	ADDQ	R8, R10
+	SYSCALL
+	INCQ	R12
+	CMPQ	R12, $const_nlimits
+	JLT	limits
+
+	// rt_sigaction(s, NULL, &rec.actions[s], 8) for every signal s.
+	MOVQ	$1, R12
+actions:
+	MOVQ	$SYS_rt_sigaction, AX
+	MOVQ	R12, DI
+	XORQ	SI, SI
+	MOVQ	R12, DX
+	SHLQ	$5, DX
+	LEAQ	·rec+record_actions(SB), R8
+	ADDQ	R8, DX
+	MOVQ	$8, R10
+	SYSCALL
+	INCQ	R12
+	CMPQ	R12, $const_nsig
+	JLE	actions
+
+	// rt_sigprocmask(0, NULL, &rec.mask, 8)
+	MOVQ	$SYS_rt_sigprocmask, AX
+	XORQ	DI, DI
+	XORQ	SI, SI
+	LEAQ	·rec+record_mask(SB), DX
+	MOVQ	$8, R10
+	SYSCALL
+
+	// fcntl(fd, F_GETFD) for fd 0, 1, 2: a failure (EBADF) is a closed one.
+	XORQ	R12, R12
+	XORQ	R13, R13
+fds:
+	MOVQ	$SYS_fcntl, AX
+	MOVQ	R12, DI
+	MOVQ	$F_GETFD, SI
+	SYSCALL
+	TESTQ	AX, AX
+	JGE	fdopen
+	MOVQ	$1, AX
+	MOVQ	R12, CX
+	SHLQ	CX, AX
+	ORQ	AX, R13
+fdopen:
+	INCQ	R12
+	CMPQ	R12, $3
+	JLT	fds
+	MOVQ	R13, ·rec+record_closed(SB)
+
+	// The hard limits against the runtime's needs.
+	LEAQ	·rec+record_limits(SB), BX
+	MOVQ	(const_rlimitAS*16+8)(BX), R13
+	MOVQ	$const_needAS, R14
+	CMPQ	R13, R14
+	JCS	smallAS
+	MOVQ	(const_rlimitData*16+8)(BX), R13
+	MOVQ	$const_needData, R14
+	CMPQ	R13, R14
+	JCS	smallData
+
+	// Raise the soft address space and data limits to the hard ones.
+	MOVQ	$const_rlimitAS, R12
+	CALL	raise<>(SB)
+	MOVQ	$const_rlimitData, R12
+	CALL	raise<>(SB)
+
+	MOVQ	$1, ·rec+record_stub(SB)
+	JMP	_rt0_amd64_linux(SB)
+
+smallAS:
+	MOVQ	·asText(SB), R12
+	MOVQ	·asText+8(SB), BX
+	JMP	fatal<>(SB)
+smallData:
+	MOVQ	·dataText(SB), R12
+	MOVQ	·dataText+8(SB), BX
+	JMP	fatal<>(SB)
+
+// raise sets resource R12's soft limit to its hard one, if it is lower, and
+// marks it in rec.raised.
+TEXT raise<>(SB),NOSPLIT|NOFRAME,$0
+	LEAQ	·rec+record_limits(SB), BX
+	MOVQ	R12, R10
+	SHLQ	$4, R10
+	ADDQ	R10, BX
+	MOVQ	0(BX), AX
+	MOVQ	8(BX), CX
+	CMPQ	AX, CX
+	JCC	raised
+	LEAQ	·rec+record_scratch(SB), R10
+	MOVQ	CX, 0(R10)
+	MOVQ	CX, 8(R10)
+	MOVQ	$SYS_prlimit64, AX
+	XORQ	DI, DI
+	MOVQ	R12, SI
+	MOVQ	R10, DX
+	XORQ	R10, R10
+	SYSCALL
+	TESTQ	AX, AX
+	JNE	raised
+	MOVQ	$1, AX
+	MOVQ	R12, CX
+	SHLQ	CX, AX
+	ORQ	AX, ·rec+record_raised(SB)
+raised:
+	RET
+
+// fatal writes "NAME: fatal: unable to start: WHAT N is below what the Go
+// runtime needs (about M)" to descriptor 2 and exits 111. WHAT is the string
+// R12 (pointer), BX (length), N the hard limit in R13, M the need in R14.
+// NAME is argv[0]'s base name, or argv[1] if that is "ucspi" and argv[1] does
+// not start with '-' (ucspi APPLET ...).
+TEXT fatal<>(SB),NOSPLIT|NOFRAME,$0
+	LEAQ	msg<>(SB), DI
+
+	// The name: SI the first byte, CX the length.
+	MOVQ	8(SP), SI
+	TESTQ	SI, SI
+	JEQ	self
+	MOVQ	SI, R8
+base:
+	MOVBQZX	(SI), AX
+	TESTQ	AX, AX
+	JEQ	based
+	INCQ	SI
+	CMPQ	AX, $'/'
+	JNE	base
+	MOVQ	SI, R8
+	JMP	base
+based:
+	MOVQ	SI, CX
+	SUBQ	R8, CX
+	MOVQ	R8, SI
+	// "ucspi APPLET": the applet's name instead.
+	CMPQ	CX, ·selfName+8(SB)
+	JNE	named
+	MOVQ	·selfName(SB), R9
+	XORQ	R10, R10
+cmp:
+	MOVBQZX	(SI)(R10*1), AX
+	MOVBQZX	(R9)(R10*1), DX
+	CMPQ	AX, DX
+	JNE	named
+	INCQ	R10
+	CMPQ	R10, CX
+	JLT	cmp
+	CMPQ	0(SP), $2
+	JLT	named
+	MOVQ	16(SP), R8
+	MOVBQZX	(R8), AX
+	CMPQ	AX, $'-'
+	JEQ	named
+	MOVQ	R8, SI
+	XORQ	CX, CX
+arglen:
+	MOVBQZX	(SI)(CX*1), AX
+	TESTQ	AX, AX
+	JEQ	named
+	INCQ	CX
+	JMP	arglen
+self:
+	MOVQ	·selfName(SB), SI
+	MOVQ	·selfName+8(SB), CX
+named:
+	// At most 64 bytes of it.
+	CMPQ	CX, $64
+	JLE	short
+	MOVQ	$64, CX
+short:
+	CALL	appendstr<>(SB)
+	MOVQ	·startText(SB), SI
+	MOVQ	·startText+8(SB), CX
+	CALL	appendstr<>(SB)
+	MOVQ	R12, SI
+	MOVQ	BX, CX
+	CALL	appendstr<>(SB)
+	MOVQ	R13, AX
+	CALL	appenddec<>(SB)
+	MOVQ	·needText(SB), SI
+	MOVQ	·needText+8(SB), CX
+	CALL	appendstr<>(SB)
+	MOVQ	R14, AX
+	CALL	appenddec<>(SB)
+	MOVQ	·endText(SB), SI
+	MOVQ	·endText+8(SB), CX
+	CALL	appendstr<>(SB)
+
+	MOVQ	$SYS_write, AX
+	LEAQ	msg<>(SB), SI
+	MOVQ	DI, DX
+	SUBQ	SI, DX
+	MOVQ	$2, DI
+	SYSCALL
+	MOVQ	$SYS_exit_group, AX
+	MOVQ	$111, DI
+	SYSCALL
+	INT	$3
+
+// appendstr copies CX bytes from SI to DI, advancing DI.
+TEXT appendstr<>(SB),NOSPLIT|NOFRAME,$0
+	TESTQ	CX, CX
+	JEQ	done
+copy:
+	MOVB	(SI), AX
+	MOVB	AX, (DI)
+	INCQ	SI
+	INCQ	DI
+	DECQ	CX
+	JNE	copy
+done:
+	RET
+
+// appenddec writes AX in decimal at DI, advancing DI.
+TEXT appenddec<>(SB),NOSPLIT|NOFRAME,$0
+	LEAQ	digits<>+20(SB), SI
+	MOVQ	$10, R8
+digit:
+	XORQ	DX, DX
+	DIVQ	R8
+	ADDQ	$'0', DX
+	DECQ	SI
+	MOVB	DX, (SI)
+	TESTQ	AX, AX
+	JNE	digit
+	LEAQ	digits<>+20(SB), CX
+	SUBQ	SI, CX
+	JMP	appendstr<>(SB)
+
+GLOBL msg<>(SB), NOPTR, $256
+GLOBL digits<>(SB), NOPTR, $24

@@ -1,0 +1,205 @@
+package startup
+
+import (
+	"runtime/debug"
+	"sync"
+	"syscall"
+	"unsafe"
+
+	"golang.org/x/sys/unix"
+)
+
+// exe is a program to start and what it gets back of the process's start,
+// prepared by Exec or Spawn and applied by execve or spawn (proc_*.s), where
+// no Go code runs: between lowering the limits and execve(2) the runtime could
+// no longer map memory, and in spawn's child, which shares the server's
+// memory, it must not run at all. Its layout is the assembly's, through
+// go_asm.h.
+type exe struct {
+	path *byte  // execve's arguments
+	argv **byte //
+	envp **byte //
+
+	nlim uint64          // how many entries of res, lim and back are used
+	res  [nlimits]uint64 // resources whose limits the program gets back
+	lim  [nlimits]rlimit // ... their limits at start, for the program
+	back [nlimits]rlimit // ... their limits now, set again if execve fails (execve)
+	mask uint64          // the program's signal mask
+	old  uint64          // the calling thread's mask before, set again after (both)
+	all  uint64          // every signal, blocked during spawn's clone
+	shut uint64          // execve: bit n, descriptor n (0-2) to close first
+	nfd  uint64          // spawn: how many of fds are used; the rest of 0-2 are closed
+	fds  [3]int64        // spawn: the descriptors that become the program's 0, 1, 2
+	dfl  sigaction       // spawn's child: SIG_DFL
+	ign  sigaction       // ... SIG_IGN
+	act  sigaction       // ... a disposition read
+	err  uint64          // spawn: the child's errno, when its execve failed
+}
+
+// execve applies x and replaces the process with x's program; it returns only
+// if execve(2) failed, with the process put back as it was but descriptors
+// x.shut closed.
+//
+//go:noescape
+func execve(x *exe) (errno uintptr)
+
+// spawn starts x's program in a new process (clone with CLONE_VM|CLONE_VFORK,
+// as posix_spawn does: it returns once the program runs) and returns its pid.
+// The child sets every caught signal to its default (ignored ones stay
+// ignored), the limits, the descriptors and the signal mask, then execs; if
+// that fails, it leaves the errno in x.err for spawn to return.
+//
+//go:noescape
+func spawn(x *exe) (pid, errno uintptr)
+
+// Exec runs path in place of this process (execve(2): the same pid), the way
+// pathexec does, with the resource limits, signal mask and closed standard
+// descriptors the process was started with. It returns only on failure.
+func Exec(path string, argv, env []string) error {
+	if !Recorded() {
+		return syscall.Exec(path, argv, env)
+	}
+	x, err := newExe(path, argv, env)
+	if err != nil {
+		return err
+	}
+	x.mask = rec.mask
+	for fd := 0; fd < 3; fd++ {
+		if ClosedAtStart(fd) && isNull(fd) {
+			x.shut |= 1 << fd
+		}
+	}
+	// No garbage collection from here until execve: a collection in progress
+	// could need memory the lowered limits refuse it, and crash the process.
+	// SetGCPercent(-1) waits for one to finish.
+	gc := debug.SetGCPercent(-1)
+	errno := execve(x)
+	debug.SetGCPercent(gc)
+	reopen(x.shut)
+	return syscall.Errno(errno)
+}
+
+// Spawn starts path as a new process with files as its descriptors 0, 1, 2
+// (fewer than three: the others closed), as syscall.ForkExec does, and with
+// what tcpserver was started with: the program gets its resource limits in the
+// child, before it execs, as 0.88's forked child had them; the signal mask
+// without SIGCHLD, as 0.88's child unblocked it; every caught signal back to
+// its default and ignored ones ignored. Each file must be its own position or
+// above 2.
+func Spawn(path string, argv, env []string, files []uintptr) (int, error) {
+	if !Recorded() || !spawnable(files) {
+		return syscall.ForkExec(path, argv, &syscall.ProcAttr{Env: env, Files: files})
+	}
+	x, err := newExe(path, argv, env)
+	if err != nil {
+		return 0, err
+	}
+	x.mask = rec.mask &^ (1 << (syscall.SIGCHLD - 1))
+	x.all = ^uint64(0)
+	x.ign.handler = sigIGN
+	x.nfd = uint64(len(files))
+	for i, f := range files {
+		x.fds[i] = int64(f)
+	}
+	// As syscall.ForkExec: no descriptor is being made without close-on-exec
+	// while the child is made.
+	syscall.ForkLock.RLock()
+	pid, errno := spawn(x)
+	syscall.ForkLock.RUnlock()
+	if errno != 0 {
+		return 0, syscall.Errno(errno)
+	}
+	return int(pid), nil
+}
+
+// spawnable reports whether spawn can place files (it does not shuffle them
+// as syscall.ForkExec can).
+func spawnable(files []uintptr) bool {
+	if len(files) > 3 {
+		return false
+	}
+	for i, f := range files {
+		if int(f) != i && f < 3 {
+			return false
+		}
+	}
+	return true
+}
+
+// newExe converts the arguments for execve and fills in the limits to give
+// back.
+func newExe(path string, argv, env []string) (*exe, error) {
+	p, err := syscall.BytePtrFromString(path)
+	if err != nil {
+		return nil, err
+	}
+	a, err := syscall.SlicePtrFromStrings(argv)
+	if err != nil {
+		return nil, err
+	}
+	e, err := syscall.SlicePtrFromStrings(env)
+	if err != nil {
+		return nil, err
+	}
+	x := &exe{path: p, argv: &a[0], envp: &e[0]}
+	changed.once.Do(findChanged)
+	x.nlim = uint64(changed.n)
+	x.res = changed.res
+	x.lim = changed.start
+	x.back = changed.now
+	return x, nil
+}
+
+// changed is every resource whose limits differ from those at start: the
+// address space and data limits the stub raised, the descriptor limit the
+// runtime raised (syscall's init), any other nothing should have changed.
+var changed struct {
+	once       sync.Once
+	n          int
+	res        [nlimits]uint64
+	start, now [nlimits]rlimit
+}
+
+func findChanged() {
+	for r := 0; r < nlimits; r++ {
+		var now rlimit
+		if prlimit(0, r, nil, &now) != nil || now == rec.limits[r] {
+			continue
+		}
+		changed.res[changed.n] = uint64(r)
+		changed.start[changed.n] = rec.limits[r]
+		changed.now[changed.n] = now
+		changed.n++
+	}
+}
+
+func prlimit(pid, r int, set, old *rlimit) error {
+	_, _, e := syscall.RawSyscall6(syscall.SYS_PRLIMIT64, uintptr(pid), uintptr(r),
+		uintptr(unsafe.Pointer(set)), uintptr(unsafe.Pointer(old)), 0, 0)
+	if e != 0 {
+		return e
+	}
+	return nil
+}
+
+// isNull reports whether descriptor fd is /dev/null: for a descriptor closed at
+// start, still the runtime's, not something the process put there since.
+func isNull(fd int) bool {
+	var st unix.Stat_t
+	return unix.Fstat(fd, &st) == nil && st.Mode&unix.S_IFMT == unix.S_IFCHR && st.Rdev == unix.Mkdev(1, 3)
+}
+
+// reopen puts /dev/null back on the descriptors in bits, closed for an execve
+// that failed.
+func reopen(bits uint64) {
+	for fd := 0; fd < 3; fd++ {
+		if bits&(1<<fd) == 0 {
+			continue
+		}
+		n, err := unix.Open("/dev/null", unix.O_RDWR, 0)
+		if err == nil && n != fd {
+			unix.Dup3(n, fd, 0)
+			unix.Close(n)
+		}
+	}
+}
