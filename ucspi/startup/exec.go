@@ -1,6 +1,7 @@
 package startup
 
 import (
+	"encoding/binary"
 	"runtime/debug"
 	"sync"
 	"syscall"
@@ -33,7 +34,8 @@ type exe struct {
 	dfl  sigaction       // spawn's child: SIG_DFL
 	ign  sigaction       // ... SIG_IGN
 	act  sigaction       // ... a disposition read
-	err  uint64          // spawn: the child's errno, when its execve failed
+	pipe int64           // ... where it writes err, its errno, if it cannot exec
+	err  uint64          //
 }
 
 // execve applies x and replaces the process with x's program; it returns only
@@ -44,10 +46,11 @@ type exe struct {
 func execve(x *exe) (errno uintptr)
 
 // spawn starts x's program in a new process (clone with CLONE_VM|CLONE_VFORK,
-// as posix_spawn does: it returns once the program runs) and returns its pid.
-// The child sets every caught signal to its default (ignored ones stay
-// ignored), the limits, the descriptors and the signal mask, then execs; if
-// that fails, it leaves the errno in x.err for spawn to return.
+// as posix_spawn does: it returns once the child has exec'd or exited) and
+// returns its pid, or clone's errno. The child sets every caught signal to its
+// default (ignored ones stay ignored), the limits, the descriptors and the
+// signal mask, then execs; if anything fails, it writes the errno to x.pipe
+// and exits 127.
 //
 //go:noescape
 func spawn(x *exe) (pid, errno uintptr)
@@ -101,15 +104,39 @@ func Spawn(path string, argv, env []string, files []uintptr) (int, error) {
 	for i, f := range files {
 		x.fds[i] = int64(f)
 	}
-	// As syscall.ForkExec: no descriptor is being made without close-on-exec
-	// while the child is made.
+	// As syscall.ForkExec: the child's failure comes back on a close-on-exec
+	// pipe, at the end of which the parent reads nothing if the exec worked;
+	// no descriptor is being made without close-on-exec while the child is.
+	var p [2]int
+	if err := syscall.Pipe2(p[:], syscall.O_CLOEXEC); err != nil {
+		return 0, err
+	}
+	x.pipe = int64(p[1])
 	syscall.ForkLock.RLock()
 	pid, errno := spawn(x)
 	syscall.ForkLock.RUnlock()
+	syscall.Close(p[1])
+	defer syscall.Close(p[0])
 	if errno != 0 {
 		return 0, syscall.Errno(errno)
 	}
-	return int(pid), nil
+	var b [8]byte
+	n, err := syscall.Read(p[0], b[:])
+	for err == syscall.EINTR {
+		n, err = syscall.Read(p[0], b[:])
+	}
+	if n != len(b) {
+		return int(pid), nil
+	}
+	// The child has exited (or is about to): reap it, as syscall.ForkExec
+	// does, so that nobody else takes its status for a program's.
+	var ws syscall.WaitStatus
+	for {
+		if _, err := syscall.Wait4(int(pid), &ws, 0, nil); err != syscall.EINTR {
+			break
+		}
+	}
+	return 0, syscall.Errno(binary.NativeEndian.Uint64(b[:]))
 }
 
 // spawnable reports whether spawn can place files (it does not shuffle them

@@ -1,12 +1,12 @@
 #include "textflag.h"
 #include "go_asm.h"
 
+#define SYS_write		1
 #define SYS_close		3
 #define SYS_rt_sigaction	13
 #define SYS_rt_sigprocmask	14
 #define SYS_clone		56
 #define SYS_execve		59
-#define SYS_wait4		61
 #define SYS_fcntl		72
 #define SYS_exit_group		231
 #define SYS_dup3		292
@@ -14,7 +14,6 @@
 
 #define SIG_SETMASK	2
 #define F_SETFD		2
-#define EINTR		4
 #define CLONE_SPAWN	0x4111	// CLONE_VM|CLONE_VFORK|SIGCHLD
 
 // func execve(x *exe) (errno uintptr)
@@ -131,9 +130,6 @@ TEXT ·spawn(SB),NOSPLIT,$0-24
 
 	TESTQ	R12, R12
 	JLT	noclone
-	MOVQ	exe_err(BX), R13
-	TESTQ	R13, R13
-	JNE	failed
 	MOVQ	R12, pid+8(FP)
 	MOVQ	$0, errno+16(FP)
 	RET
@@ -141,19 +137,6 @@ noclone:
 	NEGQ	R12
 	MOVQ	$0, pid+8(FP)
 	MOVQ	R12, errno+16(FP)
-	RET
-failed:
-	// The child has exited: reap it here, as syscall.ForkExec does.
-	MOVQ	$SYS_wait4, AX
-	MOVQ	R12, DI
-	XORQ	SI, SI
-	XORQ	DX, DX
-	XORQ	R10, R10
-	SYSCALL
-	CMPQ	AX, $-EINTR
-	JEQ	failed
-	MOVQ	$0, pid+8(FP)
-	MOVQ	R13, errno+16(FP)
 	RET
 
 child:
@@ -245,8 +228,15 @@ cexec:
 	MOVQ	exe_envp(BX), DX
 	SYSCALL
 cfail:
+	// Tell the parent why on the pipe (x.err is only a buffer: under
+	// qemu-user's emulation the child's memory is a copy).
 	NEGQ	AX
 	MOVQ	AX, exe_err(BX)
+	MOVQ	$SYS_write, AX
+	MOVQ	exe_pipe(BX), DI
+	LEAQ	exe_err(BX), SI
+	MOVQ	$8, DX
+	SYSCALL
 	MOVQ	$SYS_exit_group, AX
 	MOVQ	$127, DI
 	SYSCALL

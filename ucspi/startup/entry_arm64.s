@@ -1,0 +1,251 @@
+#include "textflag.h"
+#include "go_asm.h"
+
+#define SYS_fcntl		25
+#define SYS_write		64
+#define SYS_exit_group		94
+#define SYS_rt_sigaction	134
+#define SYS_rt_sigprocmask	135
+#define SYS_prlimit64		261
+#define F_GETFD			1
+
+// _rt0_ucspi: entry_amd64.s says what it does; this is the same for arm64,
+// argc at 0(RSP), then argv.
+TEXT _rt0_ucspi(SB),NOSPLIT|NOFRAME,$0
+	// prlimit64(0, r, NULL, &rec.limits[r]) for every resource r.
+	MOVD	$0, R19
+limits:
+	MOVD	$·rec+record_limits(SB), R3
+	ADD	R19<<4, R3, R3
+	MOVD	$0, R0
+	MOVD	R19, R1
+	MOVD	$0, R2
+	MOVD	$SYS_prlimit64, R8
+	SVC
+	ADD	$1, R19
+	CMP	$const_nlimits, R19
+	BLT	limits
+
+	// rt_sigaction(s, NULL, &rec.actions[s], 8) for every signal s.
+	MOVD	$1, R19
+actions:
+	MOVD	$·rec+record_actions(SB), R2
+	ADD	R19<<5, R2, R2
+	MOVD	R19, R0
+	MOVD	$0, R1
+	MOVD	$8, R3
+	MOVD	$SYS_rt_sigaction, R8
+	SVC
+	ADD	$1, R19
+	CMP	$const_nsig, R19
+	BLE	actions
+
+	// rt_sigprocmask(0, NULL, &rec.mask, 8)
+	MOVD	$0, R0
+	MOVD	$0, R1
+	MOVD	$·rec+record_mask(SB), R2
+	MOVD	$8, R3
+	MOVD	$SYS_rt_sigprocmask, R8
+	SVC
+
+	// fcntl(fd, F_GETFD) for fd 0, 1, 2: a failure (EBADF) is a closed one.
+	MOVD	$0, R19
+	MOVD	$0, R20
+fds:
+	MOVD	R19, R0
+	MOVD	$F_GETFD, R1
+	MOVD	$SYS_fcntl, R8
+	SVC
+	CMP	$0, R0
+	BGE	fdopen
+	MOVD	$1, R1
+	LSL	R19, R1, R1
+	ORR	R1, R20, R20
+fdopen:
+	ADD	$1, R19
+	CMP	$3, R19
+	BLT	fds
+	MOVD	$·rec+record_closed(SB), R1
+	MOVD	R20, (R1)
+
+	// The hard limits against the runtime's needs.
+	MOVD	$·rec+record_limits(SB), R9
+	MOVD	(const_rlimitAS*16+8)(R9), R21
+	MOVD	$const_needAS, R22
+	CMP	R22, R21
+	BLO	smallAS
+	MOVD	(const_rlimitData*16+8)(R9), R21
+	MOVD	$const_needData, R22
+	CMP	R22, R21
+	BLO	smallData
+
+	// Raise the soft address space and data limits to the hard ones.
+	MOVD	$const_rlimitAS, R19
+	BL	raise<>(SB)
+	MOVD	$const_rlimitData, R19
+	BL	raise<>(SB)
+
+	MOVD	$·rec+record_stub(SB), R1
+	MOVD	$1, R2
+	MOVD	R2, (R1)
+	B	_rt0_arm64_linux(SB)
+
+smallAS:
+	MOVD	$·asText(SB), R1
+	MOVD	0(R1), R23
+	MOVD	8(R1), R24
+	B	fatal<>(SB)
+smallData:
+	MOVD	$·dataText(SB), R1
+	MOVD	0(R1), R23
+	MOVD	8(R1), R24
+	B	fatal<>(SB)
+
+// raise sets resource R19's soft limit to its hard one, if it is lower, and
+// marks it in rec.raised.
+TEXT raise<>(SB),NOSPLIT|NOFRAME,$0
+	MOVD	$·rec+record_limits(SB), R9
+	ADD	R19<<4, R9, R9
+	MOVD	0(R9), R10
+	MOVD	8(R9), R11
+	CMP	R11, R10
+	BHS	raised
+	MOVD	$·rec+record_scratch(SB), R2
+	MOVD	R11, 0(R2)
+	MOVD	R11, 8(R2)
+	MOVD	$0, R0
+	MOVD	R19, R1
+	MOVD	$0, R3
+	MOVD	$SYS_prlimit64, R8
+	SVC
+	CBNZ	R0, raised
+	MOVD	$1, R1
+	LSL	R19, R1, R1
+	MOVD	$·rec+record_raised(SB), R2
+	MOVD	(R2), R3
+	ORR	R1, R3, R3
+	MOVD	R3, (R2)
+raised:
+	RET
+
+// fatal: as in entry_amd64.s, with WHAT the string R23 (pointer), R24
+// (length), N in R21, M in R22.
+TEXT fatal<>(SB),NOSPLIT|NOFRAME,$0
+	MOVD	$msg<>(SB), R7
+
+	// The name: R4 the first byte, R5 the length.
+	MOVD	8(RSP), R1
+	CBZ	R1, self
+	MOVD	R1, R2
+base:
+	MOVBU	(R1), R3
+	CBZ	R3, based
+	ADD	$1, R1
+	CMP	$'/', R3
+	BNE	base
+	MOVD	R1, R2
+	B	base
+based:
+	SUB	R2, R1, R5
+	MOVD	R2, R4
+	// "ucspi APPLET": the applet's name instead.
+	MOVD	$·selfName(SB), R6
+	MOVD	8(R6), R10
+	CMP	R10, R5
+	BNE	named
+	MOVD	0(R6), R6
+	MOVD	$0, R10
+cmp:
+	MOVBU	(R4)(R10), R11
+	MOVBU	(R6)(R10), R12
+	CMP	R12, R11
+	BNE	named
+	ADD	$1, R10
+	CMP	R5, R10
+	BLT	cmp
+	MOVD	0(RSP), R11
+	CMP	$2, R11
+	BLT	named
+	MOVD	16(RSP), R1
+	MOVBU	(R1), R11
+	CMP	$'-', R11
+	BEQ	named
+	MOVD	R1, R4
+	MOVD	$0, R5
+arglen:
+	MOVBU	(R4)(R5), R11
+	CBZ	R11, named
+	ADD	$1, R5
+	B	arglen
+self:
+	MOVD	$·selfName(SB), R6
+	MOVD	0(R6), R4
+	MOVD	8(R6), R5
+named:
+	// At most 64 bytes of it.
+	CMP	$64, R5
+	BLE	short
+	MOVD	$64, R5
+short:
+	BL	appendstr<>(SB)
+	MOVD	$·startText(SB), R6
+	MOVD	0(R6), R4
+	MOVD	8(R6), R5
+	BL	appendstr<>(SB)
+	MOVD	R23, R4
+	MOVD	R24, R5
+	BL	appendstr<>(SB)
+	MOVD	R21, R0
+	BL	appenddec<>(SB)
+	MOVD	$·needText(SB), R6
+	MOVD	0(R6), R4
+	MOVD	8(R6), R5
+	BL	appendstr<>(SB)
+	MOVD	R22, R0
+	BL	appenddec<>(SB)
+	MOVD	$·endText(SB), R6
+	MOVD	0(R6), R4
+	MOVD	8(R6), R5
+	BL	appendstr<>(SB)
+
+	MOVD	$msg<>(SB), R1
+	SUB	R1, R7, R2
+	MOVD	$2, R0
+	MOVD	$SYS_write, R8
+	SVC
+	MOVD	$111, R0
+	MOVD	$SYS_exit_group, R8
+	SVC
+	B	0(PC)
+
+// appendstr copies R5 bytes from R4 to R7, advancing R7.
+TEXT appendstr<>(SB),NOSPLIT|NOFRAME,$0
+	CBZ	R5, done
+copy:
+	MOVBU	(R4), R11
+	MOVB	R11, (R7)
+	ADD	$1, R4
+	ADD	$1, R7
+	SUB	$1, R5
+	CBNZ	R5, copy
+done:
+	RET
+
+// appenddec writes R0 in decimal at R7, advancing R7.
+TEXT appenddec<>(SB),NOSPLIT|NOFRAME,$0
+	MOVD	$digits<>+20(SB), R4
+	MOVD	$10, R3
+digit:
+	UDIV	R3, R0, R1
+	MSUB	R1, R0, R3, R2
+	ADD	$'0', R2
+	SUB	$1, R4
+	MOVB	R2, (R4)
+	MOVD	R1, R0
+	CBNZ	R0, digit
+	MOVD	$digits<>+20(SB), R5
+	SUB	R4, R5, R5
+	B	appendstr<>(SB)
+
+GLOBL msg<>(SB), NOPTR, $256
+GLOBL digits<>(SB), NOPTR, $24
