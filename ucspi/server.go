@@ -117,6 +117,7 @@ func (s *Server) run(operands []string) error {
 	s.kids = newChildren(s.Limit, &s.log)
 	go s.kids.reap(sigchld)
 	s.kids.status()
+	settle()
 	s.acceptLoop()
 	return nil
 }

@@ -192,7 +192,9 @@ self:
 	MOVQ	·selfName(SB), SI
 	MOVQ	·selfName+8(SB), CX
 named:
-	// At most 64 bytes of it.
+	// No name at all (an empty argv[0]): ucspi's. At most 64 bytes of it.
+	TESTQ	CX, CX
+	JEQ	self
 	CMPQ	CX, $64
 	JLE	short
 	MOVQ	$64, CX

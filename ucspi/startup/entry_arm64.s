@@ -182,7 +182,8 @@ self:
 	MOVD	0(R6), R4
 	MOVD	8(R6), R5
 named:
-	// At most 64 bytes of it.
+	// No name at all (an empty argv[0]): ucspi's. At most 64 bytes of it.
+	CBZ	R5, self
 	CMP	$64, R5
 	BLE	short
 	MOVD	$64, R5

@@ -3,6 +3,7 @@ package startup
 import (
 	"encoding/binary"
 	"runtime/debug"
+	"strings"
 	"sync"
 	"syscall"
 	"unsafe"
@@ -62,8 +63,8 @@ func Exec(path string, argv, env []string) error {
 	if !Recorded() {
 		return syscall.Exec(path, argv, env)
 	}
-	x, err := newExe(path, argv, env)
-	if err != nil {
+	var x exe
+	if err := x.prepare(path, argv, env); err != nil {
 		return err
 	}
 	x.mask = rec.mask
@@ -76,7 +77,7 @@ func Exec(path string, argv, env []string) error {
 	// could need memory the lowered limits refuse it, and crash the process.
 	// SetGCPercent(-1) waits for one to finish.
 	gc := debug.SetGCPercent(-1)
-	errno := execve(x)
+	errno := execve(&x)
 	debug.SetGCPercent(gc)
 	reopen(x.shut)
 	return syscall.Errno(errno)
@@ -93,8 +94,8 @@ func Spawn(path string, argv, env []string, files []uintptr) (int, error) {
 	if !Recorded() || !spawnable(files) {
 		return syscall.ForkExec(path, argv, &syscall.ProcAttr{Env: env, Files: files})
 	}
-	x, err := newExe(path, argv, env)
-	if err != nil {
+	var x exe
+	if err := x.prepare(path, argv, env); err != nil {
 		return 0, err
 	}
 	x.mask = rec.mask &^ (1 << (syscall.SIGCHLD - 1))
@@ -113,7 +114,7 @@ func Spawn(path string, argv, env []string, files []uintptr) (int, error) {
 	}
 	x.pipe = int64(p[1])
 	syscall.ForkLock.RLock()
-	pid, errno := spawn(x)
+	pid, errno := spawn(&x)
 	syscall.ForkLock.RUnlock()
 	syscall.Close(p[1])
 	defer syscall.Close(p[0])
@@ -153,28 +154,49 @@ func spawnable(files []uintptr) bool {
 	return true
 }
 
-// newExe converts the arguments for execve and fills in the limits to give
-// back.
-func newExe(path string, argv, env []string) (*exe, error) {
-	p, err := syscall.BytePtrFromString(path)
-	if err != nil {
-		return nil, err
+// prepare converts path, argv and env for execve, into one buffer and one
+// array of pointers (for tcpserver, the garbage of every connection), and fills
+// in the limits to give back.
+func (x *exe) prepare(path string, argv, env []string) error {
+	n := len(path) + 1
+	for _, s := range argv {
+		n += len(s) + 1
 	}
-	a, err := syscall.SlicePtrFromStrings(argv)
-	if err != nil {
-		return nil, err
+	for _, s := range env {
+		n += len(s) + 1
 	}
-	e, err := syscall.SlicePtrFromStrings(env)
-	if err != nil {
-		return nil, err
+	buf := make([]byte, 0, n) // never grown: the pointers into it stay good
+	ptrs := make([]*byte, 0, len(argv)+1+len(env)+1)
+	cstring := func(s string) *byte {
+		i := len(buf)
+		buf = append(append(buf, s...), 0)
+		return &buf[i]
 	}
-	x := &exe{path: p, argv: &a[0], envp: &e[0]}
+	if strings.IndexByte(path, 0) >= 0 {
+		return syscall.EINVAL
+	}
+	x.path = cstring(path)
+	for _, list := range [][]string{argv, env} {
+		start := len(ptrs)
+		for _, s := range list {
+			if strings.IndexByte(s, 0) >= 0 {
+				return syscall.EINVAL
+			}
+			ptrs = append(ptrs, cstring(s))
+		}
+		ptrs = append(ptrs, nil)
+		if start == 0 {
+			x.argv = &ptrs[start]
+		} else {
+			x.envp = &ptrs[start]
+		}
+	}
 	changed.once.Do(findChanged)
 	x.nlim = uint64(changed.n)
 	x.res = changed.res
 	x.lim = changed.start
 	x.back = changed.now
-	return x, nil
+	return nil
 }
 
 // changed is every resource whose limits differ from those at start: the
