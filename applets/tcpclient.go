@@ -6,8 +6,10 @@ import (
 	"io"
 	"net/netip"
 	"os"
+	"os/signal"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/spf13/pflag"
@@ -83,6 +85,10 @@ func tcpclientSetup(fs *pflag.FlagSet) Runner {
 
 // tcpclient connects and replaces itself with the program, in 0.88's order.
 func tcpclient(o *clientOptions, errs io.Writer, operands []string) error {
+	// SIGPIPE caught while we connect (an ident server hanging up is an
+	// error, not our death), so that the program gets its default back at
+	// exec even if it was ignored: 0.88's sig_ignore, then sig_uncatch.
+	signal.Notify(make(chan os.Signal, 1), syscall.SIGPIPE)
 	// The program gets the socket as descriptors 6 and 7: hold them now so
 	// the Go runtime's own descriptors cannot land there meanwhile.
 	holdDescriptors(6, 7)

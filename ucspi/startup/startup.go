@@ -47,7 +47,7 @@ const (
 // without the stub.
 const (
 	needAS   = 768 << 20
-	needData = 128 << 20
+	needData = 64 << 20
 )
 
 // The pieces of the line the stub prints when a hard limit is below what the
