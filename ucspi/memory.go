@@ -44,17 +44,26 @@ func dropReadOnly() {
 	if err != nil || unix.Stat("/proc/self/exe", &self) != nil {
 		return
 	}
-	// start-end perms offset major:minor inode path
 	for line := range strings.Lines(string(maps)) {
-		f := strings.Fields(line)
-		if len(f) < 6 || strings.Contains(f[1], "w") || f[4] != strconv.FormatUint(self.Ino, 10) {
-			continue
-		}
-		start, end, ok := strings.Cut(f[0], "-")
-		a, err1 := strconv.ParseUint(start, 16, 64)
-		b, err2 := strconv.ParseUint(end, 16, 64)
-		if ok && err1 == nil && err2 == nil && b > a {
-			unix.Syscall(unix.SYS_MADVISE, uintptr(a), uintptr(b-a), unix.MADV_DONTNEED)
+		if start, end, ok := readOnlyMapping(line, self.Ino); ok {
+			unix.Syscall(unix.SYS_MADVISE, start, end-start, unix.MADV_DONTNEED)
 		}
 	}
+}
+
+// readOnlyMapping reads a line of /proc/self/maps ("start-end perms offset
+// major:minor inode path") and returns the range if it maps the file with
+// inode ino and is not writable.
+func readOnlyMapping(line string, ino uint64) (start, end uintptr, ok bool) {
+	f := strings.Fields(line)
+	if len(f) < 6 || len(f[1]) != 4 || f[1][1] == 'w' || f[4] != strconv.FormatUint(ino, 10) {
+		return 0, 0, false
+	}
+	from, to, ok := strings.Cut(f[0], "-")
+	a, err1 := strconv.ParseUint(from, 16, 64)
+	b, err2 := strconv.ParseUint(to, 16, 64)
+	if !ok || err1 != nil || err2 != nil || b <= a {
+		return 0, 0, false
+	}
+	return uintptr(a), uintptr(b), true
 }

@@ -1,0 +1,122 @@
+package startup
+
+import (
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"syscall"
+	"testing"
+	"unsafe"
+
+	"github.com/ucspi-go/ucspi/internal/reftest"
+)
+
+// cstrings reads a NULL-ended array of C strings.
+func cstrings(p **byte) []string {
+	var list []string
+	for ; *p != nil; p = (**byte)(unsafe.Add(unsafe.Pointer(p), unsafe.Sizeof(p))) {
+		list = append(list, cstring(*p))
+	}
+	return list
+}
+
+func cstring(b *byte) string {
+	var s []byte
+	for ; *b != 0; b = (*byte)(unsafe.Add(unsafe.Pointer(b), 1)) {
+		s = append(s, *b)
+	}
+	return string(s)
+}
+
+// TestPrepare: execve's arguments as built for the assembly, in one buffer.
+func TestPrepare(t *testing.T) {
+	for _, c := range []struct{ path, argv, env []string }{
+		{[]string{"/bin/x"}, []string{"x", "", "a b"}, []string{"A=1", "B="}},
+		{[]string{"y"}, []string{"y"}, nil},
+		{[]string{""}, nil, nil},
+	} {
+		var x exe
+		if err := x.prepare(c.path[0], c.argv, c.env); err != nil {
+			t.Fatal(err)
+		}
+		if got := cstring(x.path); got != c.path[0] {
+			t.Errorf("path %q, want %q", got, c.path[0])
+		}
+		if got := cstrings(x.argv); !slices.Equal(got, c.argv) {
+			t.Errorf("argv %q, want %q", got, c.argv)
+		}
+		if got := cstrings(x.envp); !slices.Equal(got, c.env) {
+			t.Errorf("env %q, want %q", got, c.env)
+		}
+	}
+	for _, bad := range [][3][]string{
+		{{"a\x00b"}, nil, nil}, {{"a"}, {"a", "b\x00"}, nil}, {{"a"}, {"a"}, {"X=\x00"}},
+	} {
+		var x exe
+		if err := x.prepare(bad[0][0], bad[1], bad[2]); err != syscall.EINVAL {
+			t.Errorf("%q: %v, want EINVAL", bad, err)
+		}
+	}
+}
+
+// TestSpawnable: what spawn places itself, and what it leaves to ForkExec.
+func TestSpawnable(t *testing.T) {
+	for _, c := range []struct {
+		files []uintptr
+		ok    bool
+	}{
+		{[]uintptr{5, 5, 2}, true}, {[]uintptr{5, 5}, true}, {[]uintptr{0, 1, 2}, true}, {nil, true},
+		{[]uintptr{1, 0, 2}, false}, {[]uintptr{5, 0}, false}, {[]uintptr{5, 5, 2, 9}, false},
+	} {
+		if got := spawnable(c.files); got != c.ok {
+			t.Errorf("%v: %v, want %v", c.files, got, c.ok)
+		}
+	}
+}
+
+// TestArm64 builds for arm64 with make (the other stub and spawn) and, when
+// qemu-user is installed, runs it: the stub records (inherited SIG_IGN, a
+// closed descriptor) and tcpserver's spawn, its exec failure included. The
+// limits cannot be tried there: qemu keeps the address space and data limits
+// for itself.
+func TestArm64(t *testing.T) {
+	if testing.Short() {
+		t.Skip("cross-builds the binary")
+	}
+	dir := t.TempDir()
+	bin := filepath.Join(dir, "ucspi")
+	if err := reftest.Make("bin/ucspi", "BIN="+bin, "GOARCH=arm64"); err != nil {
+		t.Fatal(err)
+	}
+	qemu, err := exec.LookPath("qemu-aarch64")
+	if err != nil {
+		t.Skip("built; no qemu-aarch64 to run it (apt-get install qemu-user)")
+	}
+	for _, a := range []string{"argv0", "tcpserver"} {
+		os.Symlink("ucspi", filepath.Join(dir, a))
+	}
+
+	sh := `trap "" QUIT USR1; exec "$@"`
+	out, err := exec.Command("/bin/sh", "-c", sh, "sh", qemu, filepath.Join(dir, "argv0"),
+		"/bin/sh", "sh", "-c", "grep SigIgn /proc/self/status").Output()
+	if err != nil || !strings.HasPrefix(string(out), "SigIgn:\t0000000000000204") {
+		t.Errorf("QUIT and USR1 ignored at start: the program has %q, %v", out, err)
+	}
+	prog, report := descriptors(t)
+	closed := append(closing(0, ""), append([]string{qemu, filepath.Join(dir, "argv0"), prog[0], "sh"}, prog[1:]...)...)
+	if err := exec.Command(closed[0], closed[1:]...).Run(); err != nil || !strings.HasPrefix(report(), "0 closed\n") {
+		t.Errorf("descriptor 0 closed at start is not closed for the program: %v", err)
+	}
+
+	p := start(t, nil, qemu, filepath.Join(dir, "tcpserver"), "-1", "-RHl0", "127.0.0.1", "0", "/bin/echo", "hello")
+	if got, _ := p.connect(); got != "hello\n" {
+		t.Errorf("tcpserver's program said %q", got)
+	}
+	p = start(t, nil, qemu, filepath.Join(dir, "tcpserver"), "-1", "-vRHl0", "127.0.0.1", "0", "/nonexistent")
+	p.connect()
+	until(t, "tcpserver's warning", func() bool {
+		return strings.Contains(p.stderrNow(), "unable to run /nonexistent: file does not exist")
+	})
+}
