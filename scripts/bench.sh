@@ -9,8 +9,9 @@
 #   load     20,000 connections at 40 in flight to ours (errors counted), and
 #            200 in flight against -c 40 -b 200, ours and Debian's (the
 #            connections beyond 40 wait in the backlog);
-#   memory   each server's RSS idle and with 40 sleeping handlers, and the
-#            size of each binary;
+#   memory   each server's RSS idle, with 40 sleeping handlers, and under
+#            load (MEM_N connections at 40 in flight: median and peak of
+#            samples), and the size of each binary;
 #   stream   addcr and delcr throughput (scripts/bench-stream.sh);
 #   rules    tcprules compiling 100,000 lines, tcprulescheck lookups;
 #   scale    1,000 then 10,000 connections held open: the server's RSS,
@@ -27,7 +28,7 @@
 #   (N40, 3000, at 40 or more in flight, where a SYN dropped from a full
 #   backlog stalls a connection for a second and short runs vary too much);
 #   LEVELS ("1 8 40"); SERVERS (ours debian floor, plus tcpsvd and busybox
-#   when installed); LOAD_N (20000), BACKLOG_N (4000);
+#   when installed); LOAD_N (20000), BACKLOG_N (4000); MEM_N (10000);
 #   STREAM_MB (256) and STREAM_ROUNDS (3); RULES_LINES (100000),
 #   RULES_ROUNDS (5), LOOKUPS (300); HOLD ("1000 10000"), ONTOP (1000);
 #   STAGES ("servers load memory stream rules scale"): which to run;
@@ -43,6 +44,7 @@ N40=${N40:-$((2 * N))}
 LEVELS=${LEVELS:-"1 8 40"}
 LOAD_N=${LOAD_N:-20000}
 BACKLOG_N=${BACKLOG_N:-4000}
+MEM_N=${MEM_N:-10000}
 STREAM_MB=${STREAM_MB:-256}
 STREAM_ROUNDS=${STREAM_ROUNDS:-3}
 RULES_LINES=${RULES_LINES:-100000}
@@ -122,7 +124,7 @@ nhold=$#
 total=0
 has servers && total=$((total + ROUNDS * nlevels * nservers))
 has load && total=$((total + 3))
-has memory && total=$((total + nmemory))
+has memory && total=$((total + 2 * nmemory))
 has stream && total=$((total + 1))
 has rules && total=$((total + RULES_ROUNDS * 4))
 has scale && total=$((total + 2 * (nhold + 2)))
@@ -284,6 +286,22 @@ if has memory; then
 		emit "Memory and size" "server threads, 40 sleeping handlers" "$impl" "$(threads "$srvpid")"
 		unhold
 		stop
+		# Under load: MEM_N connections at 40 in flight (40 programs in
+		# hand, some 2,000 a second here), the RSS sampled every 0.1 s.
+		step "memory: $impl under load, $MEM_N connections at 40 in flight"
+		start "$impl" 40 - "$work/okprog"
+		sleep 0.3
+		: >"$work/rss"
+		timeout 120 "$work/loadgen" -addr "127.0.0.1:$port" -n "$MEM_N" -c 40 >/dev/null 2>&1 &
+		lg=$!
+		while kill -0 "$lg" 2>/dev/null; do
+			rss "$srvpid" >>"$work/rss" || :
+			sleep 0.1
+		done
+		wait "$lg" || :
+		emit "Memory and size" "server RSS under load, median (kB)" "$impl" "$(sort -n "$work/rss" | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }')"
+		emit "Memory and size" "server RSS under load, peak (kB)" "$impl" "$(sort -n "$work/rss" | tail -1)"
+		stop
 	done
 	size() { emit "Memory and size" "binary size (kB)" "$1" "$(($(stat -L -c %s "$2") / 1024))"; }
 	size ours "$ucspi"
@@ -414,7 +432,7 @@ fi
 say "[$(($(date +%s) - began))s] done; the report:"
 mkdir -p build
 cp "$results" build/bench-results.jsonl
-config="ROUNDS=$ROUNDS N=$N LEVELS='$LEVELS' SERVERS='$SERVERS' LOAD_N=$LOAD_N BACKLOG_N=$BACKLOG_N STREAM_MB=$STREAM_MB STREAM_ROUNDS=$STREAM_ROUNDS RULES_LINES=$RULES_LINES RULES_ROUNDS=$RULES_ROUNDS LOOKUPS=$LOOKUPS HOLD='$HOLD' ONTOP=$ONTOP"
+config="ROUNDS=$ROUNDS N=$N LEVELS='$LEVELS' SERVERS='$SERVERS' LOAD_N=$LOAD_N BACKLOG_N=$BACKLOG_N MEM_N=$MEM_N STREAM_MB=$STREAM_MB STREAM_ROUNDS=$STREAM_ROUNDS RULES_LINES=$RULES_LINES RULES_ROUNDS=$RULES_ROUNDS LOOKUPS=$LOOKUPS HOLD='$HOLD' ONTOP=$ONTOP"
 "$work/report" -out "$OUT_MD" -readme "$README" -config "$config" -load "$load0" \
 	-took "$(($(date +%s) - began))s" -version "$(git describe --always --dirty 2>/dev/null || echo unknown)" \
 	"$results"

@@ -300,6 +300,18 @@ var targets = []target{
 	{"tcprules compile vs Debian", "Streams and rules", "tcprules compile (lines/s)", "debian", 1.0, false},
 }
 
+// A ceiling: ours in row at most max, in the row's unit (a resident set in kB).
+type ceiling struct {
+	what, section, row string
+	max                float64
+}
+
+// The ceilings (12: memory at rest).
+var ceilings = []ceiling{
+	{"tcpserver RSS idle at most 4 MB", "Memory and size", "server RSS, idle (kB)", 4096},
+	{"tcpserver RSS under load at most 6 MB", "Memory and size", "server RSS under load, median", 6144},
+}
+
 func (r *results) targets(w io.Writer) {
 	fmt.Fprintln(w, "| target | measured | met |")
 	fmt.Fprintln(w, "| --- | --- | --- |")
@@ -324,6 +336,14 @@ func (r *results) targets(w io.Writer) {
 			met = yes(q >= t.min)
 		}
 		fmt.Fprintf(w, "| %s | %s | %s |\n", t.what, measured, met)
+	}
+	for _, c := range ceilings {
+		measured, met := "not measured", "-"
+		if ours := r.cell(c.section, c.row, "ours"); ours != nil {
+			measured = fmt.Sprintf("%s (want <= %s)", num(median(ours.values)), num(c.max))
+			met = yes(median(ours.values) <= c.max)
+		}
+		fmt.Fprintf(w, "| %s | %s | %s |\n", c.what, measured, met)
 	}
 }
 

@@ -18,6 +18,8 @@ const sample = `
 {"label":"Under load|40 in flight, 20000 connections|ours","conns":20000,"errors":2,"conns_per_s":1500,"p99_us":1000,"max_us":1000}
 {"section":"Memory and size","row":"server RSS, idle (kB)","impl":"ours","value":4000}
 {"section":"Memory and size","row":"server RSS, idle (kB)","impl":"debian","value":1000}
+{"section":"Memory and size","row":"server RSS under load, median (kB)","impl":"ours","value":6000}
+{"section":"Memory and size","row":"server RSS under load, median (kB)","impl":"ours","value":6500}
 `
 
 func TestReadBothShapes(t *testing.T) {
@@ -78,6 +80,8 @@ func TestTargetsAndTables(t *testing.T) {
 		"| tcpserver conns/s, 8 in flight, vs Debian | 2.00x (want >= 1.00x); round by round 1.00x to 3.00x | yes |",
 		"| tcpserver conns/s, 1 in flight, vs Debian | not measured | - |",
 		"| no errors, 20,000 connections at 40 in flight | 2 errors in 20000 connections (1500 conns/s, slowest 1 ms) | **no** |",
+		"| tcpserver RSS idle at most 4 MB | 4000 (want <= 4096) | yes |",
+		"| tcpserver RSS under load at most 6 MB | 6250 (want <= 6144) | **no** |",
 	} {
 		if !strings.Contains(out, want) {
 			t.Errorf("targets lack %q:\n%s", want, out)
