@@ -18,17 +18,13 @@ type Decision struct {
 	Env   []string // "VAR=value" from the matched rule, in rule order
 }
 
-// LookupFile opens the cdb at path, looks the connection up in 0.88's search
-// order, closes it. A missing file returns an error satisfying
-// errors.Is(err, fs.ErrNotExist) (tcpserver -X treats that as allow).
-// ip is the remote address as text (dotted quad for IPv4, compact IPv6 text
-// otherwise; an IPv4-mapped IPv6 address is looked up as IPv4); host and info
-// may be "" meaning unknown (0.88 passes 0).
-// Where 0.88 opens and maps the file for every connection, LookupFile keeps the
-// last file mapped and only stats it (see mapped): the answers are the same.
-// It is safe to call from several goroutines.
-func LookupFile(path, ip, host, info string) (Decision, error) {
-	p := Peer{IP: CanonicalIP(ip), Host: host, HostKnown: host != "", Info: info, InfoKnown: info != ""}
+// LookupFile is tcpserver's lookup: it looks p up in the cdb at path in 0.88's
+// search order (see Rules.Lookup). A missing file returns an error satisfying
+// errors.Is(err, fs.ErrNotExist) (tcpserver -X treats that as allow). Where
+// 0.88 opens and maps the file for every connection, LookupFile keeps the last
+// file mapped and only stats it (see mapped): the answers are the same. It is
+// safe to call from several goroutines.
+func LookupFile(path string, p Peer) (Decision, error) {
 	var d Decision
 	err := mapped.use(path, func(r *Rules) error {
 		m, err := r.Lookup(p, nil)

@@ -105,14 +105,14 @@ func TestLookupFile(t *testing.T) {
 		{"2001:db8:5::1", "", "", Decision{Key: "2001:db8:", Found: true, Deny: true}},
 		{"fe80::1%eth0", "", "", Decision{Key: "", Found: true, Env: []string{"DEFAULT=yes"}}},
 	} {
-		got, err := LookupFile(path, c.ip, c.host, c.info)
+		got, err := LookupFile(path, testPeer(c.ip, c.host, c.info))
 		if err != nil || !reflect.DeepEqual(got, c.want) {
 			t.Errorf("%s %q %q: %+v %v, want %+v", c.ip, c.host, c.info, got, err, c.want)
 		}
 	}
 
 	nodefault := writeCDB(t, "1.2.3.4:deny\n")
-	if got, err := LookupFile(nodefault, "5.6.7.8", "", ""); err != nil || got.Found || got.Deny || got.Key != "" {
+	if got, err := LookupFile(nodefault, testPeer("5.6.7.8", "", "")); err != nil || got.Found || got.Deny || got.Key != "" {
 		t.Errorf("no rule matched: %+v %v", got, err)
 	}
 
@@ -135,7 +135,7 @@ func TestLookupFile(t *testing.T) {
 		{fifo, syscall.EINVAL},
 		{truncated, syscall.EPROTO},
 	} {
-		_, err := LookupFile(c.path, "1.2.3.4", "", "")
+		_, err := LookupFile(c.path, testPeer("1.2.3.4", "", ""))
 		if !errors.Is(err, c.want) {
 			t.Errorf("%s: %v, want %v", c.path, err, c.want)
 		}
@@ -362,7 +362,7 @@ func TestCompileIsAtomic(t *testing.T) {
 			return
 		default:
 		}
-		d, err := LookupFile(path, "1.2.3.4", "", "")
+		d, err := LookupFile(path, testPeer("1.2.3.4", "", ""))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -406,7 +406,7 @@ func TestLookupFileSeesChanges(t *testing.T) {
 	path, tmp := filepath.Join(dir, "rules.cdb"), filepath.Join(dir, "rules.tmp")
 	env := func() []string {
 		t.Helper()
-		d, err := LookupFile(path, "1.2.3.4", "", "")
+		d, err := LookupFile(path, testPeer("1.2.3.4", "", ""))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -428,11 +428,11 @@ func TestLookupFileSeesChanges(t *testing.T) {
 		t.Errorf("after rewriting in place: %q", got)
 	}
 	os.Remove(path)
-	if _, err := LookupFile(path, "1.2.3.4", "", ""); !errors.Is(err, fs.ErrNotExist) {
+	if _, err := LookupFile(path, testPeer("1.2.3.4", "", "")); !errors.Is(err, fs.ErrNotExist) {
 		t.Errorf("after removing: %v", err)
 	}
 	os.WriteFile(path, nil, 0644)
-	if _, err := LookupFile(path, "1.2.3.4", "", ""); !errors.Is(err, syscall.EINVAL) {
+	if _, err := LookupFile(path, testPeer("1.2.3.4", "", "")); !errors.Is(err, syscall.EINVAL) {
 		t.Errorf("after emptying: %v", err)
 	}
 }
@@ -451,4 +451,10 @@ func TestTruncatedWhileMapped(t *testing.T) {
 	if _, err := r.Lookup(Peer{IP: "1.2.3.4"}, nil); !errors.Is(err, syscall.EPROTO) {
 		t.Errorf("%v", err)
 	}
+}
+
+// testPeer is a peer as tcpserver passes one: the address canonical, an empty
+// host or info unknown.
+func testPeer(ip, host, info string) Peer {
+	return Peer{IP: CanonicalIP(ip), Host: host, HostKnown: host != "", Info: info, InfoKnown: info != ""}
 }

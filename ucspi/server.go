@@ -39,7 +39,7 @@ type Server struct {
 	kids     *children
 	listener *Listener
 	dns      *net.Resolver
-	six      bool      // the TCP6* variables too: listening on IPv6 (0.88 sets none)
+	tcp6Vars bool      // the TCP6* variables too: listening on IPv6 (0.88 sets none)
 	argv     []string  // the program and its arguments
 	path     []string  // $PATH's directories, for a program named without a slash
 	env      []string  // our environment minus any inherited connection variables
@@ -95,7 +95,7 @@ func (s *Server) run(operands []string) error {
 	if err != nil {
 		return err
 	}
-	s.six = s.listener.inet6
+	s.tcp6Vars = s.listener.inet6
 
 	if s.GID != 0 {
 		if err := setGID(int(s.GID)); err != nil {

@@ -2,19 +2,16 @@ package ucspi
 
 import (
 	"os"
-	"strings"
 	"syscall"
+
+	"github.com/ucspi-go/ucspi/ucspi/pathexec"
 )
 
 // prepareSpawn computes once what every spawn shares: the environment without
 // inherited connection variables and the directories of $PATH.
 func (s *Server) prepareSpawn() {
 	s.env = Environment(os.Environ(), nil)
-	path, ok := os.LookupEnv("PATH")
-	if !ok {
-		path = "/bin:/usr/bin" // djb's pathexec default
-	}
-	s.path = strings.Split(path, ":")
+	s.path = pathexec.Path()
 }
 
 // spawn starts the program with the connection as its descriptors 0 and 1 (a
@@ -22,8 +19,8 @@ func (s *Server) prepareSpawn() {
 // lets go of the connection: the program is the only one holding it. fork is
 // vfork-style (CLONE_VM|CLONE_VFORK) under syscall.ForkExec, so the cost does
 // not grow with the server's size; the child is reaped by children.reap.
-func (s *Server) spawn(fd int, c *Conn, env []string) {
-	prog, err := s.lookPath(s.argv[0])
+func (s *Server) spawn(fd int, c *Description, env []string) {
+	prog, err := pathexec.Look(s.argv[0], s.path)
 	var pid int
 	var files [3]uintptr
 	n := copy(files[:], s.files)
@@ -53,43 +50,6 @@ func (s *Server) spawn(fd int, c *Conn, env []string) {
 		s.kids.forkFailed(b)
 		closeFD(fd)
 	default:
-		s.drop(fd, c.Remote, c, "unable to run "+s.argv[0]+": ", err)
+		s.drop(fd, c.Remote, c, &failure{"unable to run " + s.argv[0] + ": ", err})
 	}
-}
-
-// lookPath finds the program as djb's pathexec does: a name with a slash as it
-// is, else the first $PATH entry holding it (an empty entry meaning the current
-// directory); where none does, the error is the most telling one met, as
-// execve's would have been.
-func (s *Server) lookPath(file string) (string, error) {
-	if strings.IndexByte(file, '/') >= 0 {
-		return file, nil
-	}
-	var saved error = syscall.ENOENT
-	for _, dir := range s.path {
-		if dir == "" {
-			dir = "."
-		}
-		p := dir + "/" + file
-		var st syscall.Stat_t
-		err := syscall.Stat(p, &st)
-		if err == nil {
-			switch {
-			case st.Mode&syscall.S_IFMT == syscall.S_IFDIR:
-				err = syscall.EACCES // what execve says of a directory
-			default:
-				err = syscall.Access(p, 1) // X_OK
-			}
-		}
-		switch err {
-		case nil:
-			return p, nil
-		case syscall.ENOENT:
-		case syscall.EACCES, syscall.EPERM:
-			saved = err
-		default:
-			return "", err
-		}
-	}
-	return "", saved
 }
