@@ -74,7 +74,7 @@ func FuzzSafe(f *testing.F) {
 			}
 		}
 		c := &Description{Local: netip.MustParseAddrPort("1.2.3.4:5"), Remote: netip.MustParseAddrPort("[::1]:6"), RemoteInfo: &s}
-		if line := appendVerdict(nil, "ok", 1, c); strings.Count(string(line), "\n") != 1 {
+		if line := (&logger{name: "tcpserver"}).appendVerdict(nil, "ok", 1, c); strings.Count(string(line), "\n") != 1 {
 			t.Fatalf("ok line %q", line)
 		}
 	})

@@ -7,8 +7,11 @@ import (
 	"net/netip"
 	"os"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"unsafe"
+
+	"golang.org/x/sys/unix"
 
 	"github.com/ucspi-go/ucspi/ucspi/dns"
 	"github.com/ucspi-go/ucspi/ucspi/exit"
@@ -144,11 +147,12 @@ func djbIPv4(host string) (ip netip.Addr, literal bool) {
 // to another thread at every connection); what it accepts is blocking all the
 // same, accept4 giving new sockets their own flags.
 type Listener struct {
-	fd    int
-	file  *os.File
-	raw   syscall.RawConn
-	Addr  netip.AddrPort // the bound address; its port is the real one for port 0
-	inet6 bool
+	fd     int
+	file   *os.File
+	raw    syscall.RawConn
+	Addr   netip.AddrPort // the bound address; its port is the real one for port 0
+	inet6  bool
+	closed atomic.Bool // Close was called: Accept's failures are the end
 
 	// Accept's results, set by accept from inside raw.Read.
 	sa       syscall.RawSockaddrAny
@@ -157,10 +161,11 @@ type Listener struct {
 	accept   func(uintptr) bool
 }
 
-// Listen binds ip:port (with SO_REUSEADDR, as 0.88) and listens. The IPv6
-// wildcard accepts IPv4 peers too; where the kernel has no IPv6 it falls back
-// to the IPv4 wildcard. iface is the -I interface for a link-local address.
-func Listen(ip netip.Addr, port uint16, backlog uint64, iface string) (*Listener, error) {
+// Listen binds ip:port (with SO_REUSEADDR, as 0.88, and SO_REUSEPORT if
+// reusePort) and listens. The IPv6 wildcard accepts IPv4 peers too; where the
+// kernel has no IPv6 it falls back to the IPv4 wildcard. iface is the -I
+// interface for a link-local address.
+func Listen(ip netip.Addr, port uint16, backlog uint64, iface string, reusePort bool) (*Listener, error) {
 	const flags = syscall.SOCK_STREAM | syscall.SOCK_CLOEXEC | syscall.SOCK_NONBLOCK
 	fd, err := syscall.Socket(family(ip), flags, 0)
 	if err != nil && ip == netip.IPv6Unspecified() {
@@ -171,6 +176,12 @@ func Listen(ip netip.Addr, port uint16, backlog uint64, iface string) (*Listener
 		return nil, exit.FatalSys(exit.Temporary, err, "unable to create socket: ")
 	}
 	l := &Listener{fd: fd, inet6: family(ip) == syscall.AF_INET6}
+	if reusePort {
+		if err := syscall.SetsockoptInt(fd, syscall.SOL_SOCKET, unix.SO_REUSEPORT, 1); err != nil {
+			syscall.Close(fd)
+			return nil, exit.FatalSys(exit.Temporary, err, "unable to bind: ")
+		}
+	}
 	if err := l.bind(ip, port, iface); err != nil {
 		syscall.Close(fd)
 		return nil, exit.FatalSys(exit.Temporary, err, "unable to bind: ")
@@ -247,6 +258,13 @@ func (l *Listener) Accept() (fd int, remote netip.AddrPort, scope uint32, err er
 	}
 	remote, scope = rawAddr(&l.sa)
 	return l.accepted, remote, scope, nil
+}
+
+// Close stops listening: connections not yet accepted are refused (or, under
+// SO_REUSEPORT, go to the other listeners), and Accept fails from now on.
+func (l *Listener) Close() {
+	l.closed.Store(true)
+	l.file.Close()
 }
 
 // localAddr is the connection's own address: the listening address itself

@@ -2,6 +2,7 @@ package ucspi
 
 import (
 	"context"
+	"errors"
 	"net"
 	"net/netip"
 	"os"
@@ -105,6 +106,7 @@ func TestPort(t *testing.T) {
 }
 
 func TestLogLines(t *testing.T) {
+	l := &logger{name: "tcpserver"}
 	c := &Description{
 		Local:      netip.MustParseAddrPort("[::ffff:127.0.0.1]:25"),
 		Remote:     netip.MustParseAddrPort("[::ffff:10.1.2.3]:4000"),
@@ -113,25 +115,29 @@ func TestLogLines(t *testing.T) {
 		RemoteInfo: Known(strings.Repeat("u", 120)),
 	}
 	want := "tcpserver: ok 77 mail??x:127.0.0.1:25 a?b??:10.1.2.3:" + strings.Repeat("u", 100) + "...:4000\n"
-	if got := string(appendVerdict(nil, "ok", 77, c)); got != want {
+	if got := string(l.appendVerdict(nil, "ok", 77, c)); got != want {
 		t.Errorf("ok line\n got %q\nwant %q", got, want)
 	}
 	c.LocalHost, c.RemoteHost, c.RemoteInfo = nil, nil, nil
 	c.Force6 = true
 	want = "tcpserver: deny 0 :::ffff:127.0.0.1:25 :::ffff:10.1.2.3::4000\n"
-	if got := string(appendVerdict(nil, "deny", 0, c)); got != want {
+	if got := string(l.appendVerdict(nil, "deny", 0, c)); got != want {
 		t.Errorf("-6 deny line\n got %q\nwant %q", got, want)
 	}
 	c = &Description{Local: netip.MustParseAddrPort("[::1]:25"), Remote: netip.MustParseAddrPort("[2001:db8::7]:1"), RemoteInfo: Known("x\x00y")}
 	want = "tcpserver: ok 9 :::1:25 :2001:db8::7:x:1\n"
-	if got := string(appendVerdict(nil, "ok", 9, c)); got != want {
+	if got := string(l.appendVerdict(nil, "ok", 9, c)); got != want {
 		t.Errorf("IPv6 ok line\n got %q\nwant %q", got, want)
 	}
 	if got := string(appendSafe(nil, strings.Repeat("a", 100))); got != strings.Repeat("a", 100)+"..." {
 		t.Errorf("a 100-character name: %q; 0.88 adds ... from 100 on", got)
 	}
-	if got := string(appendEnd(appendStatus(nil, 3, 40), 12, 25600)); got != "tcpserver: status: 3/40\ntcpserver: end 12 status 25600\n" {
+	if got := string(l.appendEnd(l.appendStatus(nil, 3, 40), 12, 25600)); got != "tcpserver: status: 3/40\ntcpserver: end 12 status 25600\n" {
 		t.Errorf("status and end: %q", got)
+	}
+	l.name = "sslserver"
+	if got := string(l.appendDrop(nil, "unable to accept TLS: ", errors.New("timed out"))); got != "sslserver: warning: dropping connection, unable to accept TLS: timed out\n" {
+		t.Errorf("sslserver's drop line: %q", got)
 	}
 }
 
@@ -145,7 +151,7 @@ func TestAcceptBackoff(t *testing.T) {
 		pauses = append(pauses, pause)
 		if warning != "" {
 			warnings++
-			if warning != "tcpserver: warning: unable to accept: process cannot open more files\n" {
+			if warning != "warning: unable to accept: process cannot open more files\n" {
 				t.Errorf("warning %q", warning)
 			}
 		}

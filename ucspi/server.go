@@ -34,6 +34,10 @@ type Server struct {
 	IPv4Only     bool    // -4
 	Force6       bool    // -6: the IPv6 view of IPv4 peers too
 	Interface    string  // -I: the interface of a link-local address
+	ReusePort    bool    // --reuse-port: SO_REUSEPORT, for a successor to bind while we drain
+	// TLS makes the server sslserver: each connection gets TLS (tls.go);
+	// nil is tcpserver.
+	TLS *TLS
 
 	log      logger
 	kids     *children
@@ -59,6 +63,10 @@ func (s *Server) Run(operands []string) error {
 
 func (s *Server) run(operands []string) error {
 	s.log.verbosity = s.Verbosity
+	s.log.name = "tcpserver"
+	if s.TLS != nil {
+		s.log.name = "sslserver"
+	}
 	if len(operands) < 2 {
 		return exit.Usage()
 	}
@@ -76,7 +84,8 @@ func (s *Server) run(operands []string) error {
 	signal.Notify(terms, syscall.SIGTERM)
 	go func() {
 		<-terms
-		os.Exit(0) // at once; the programs running keep running
+		s.drain()  // sslserver --drain: its connections first
+		os.Exit(0) // the programs running keep running
 	}()
 	// Caught rather than ignored, so that our stderr going away cannot kill
 	// us while the programs, on exec, get SIGPIPE's default back.
@@ -84,6 +93,9 @@ func (s *Server) run(operands []string) error {
 	sigchld := make(chan os.Signal, 1)
 	signal.Notify(sigchld, syscall.SIGCHLD)
 
+	if err := s.prepareTLS(); err != nil {
+		return err
+	}
 	s.dns = dns.New()
 	ctx, cancel := context.WithTimeout(context.Background(), dns.Timeout)
 	ip, err := Host(ctx, s.dns, hostname, s.IPv4Only)
@@ -91,9 +103,12 @@ func (s *Server) run(operands []string) error {
 	if err != nil {
 		return err
 	}
-	s.listener, err = Listen(ip, port, s.Backlog, s.Interface)
+	s.listener, err = Listen(ip, port, s.Backlog, s.Interface, s.ReusePort)
 	if err != nil {
 		return err
+	}
+	if s.TLS != nil {
+		s.TLS.listening.Store(s.listener) // for drain, in the SIGTERM goroutine
 	}
 	s.tcp6Vars = s.listener.inet6
 
@@ -117,7 +132,7 @@ func (s *Server) run(operands []string) error {
 	go s.kids.reap(sigchld)
 	s.kids.status()
 	s.acceptLoop()
-	return nil
+	select {} // SIGTERM stopped the loop to drain: its goroutine exits
 }
 
 // setGID is djb's prot_gid: the supplementary groups become gid alone, then
@@ -167,9 +182,12 @@ func (s *Server) acceptLoop() {
 		s.kids.waitRoom()
 		fd, remote, scope, err := s.listener.Accept()
 		if err != nil {
+			if s.listener.closed.Load() {
+				return
+			}
 			pause, warning := pacing.failed(err, time.Now())
 			if s.log.verbosity >= 1 && warning != "" {
-				s.log.write([]byte(warning))
+				s.log.write(append(s.log.appendName(nil), warning...))
 			}
 			time.Sleep(pause)
 			continue
@@ -199,7 +217,7 @@ func (b *backoff) failed(err error, now time.Time) (time.Duration, string) {
 		return b.pause, ""
 	}
 	b.warned = now
-	return b.pause, "tcpserver: warning: unable to accept: " + exit.Reason(err) + "\n"
+	return b.pause, "warning: unable to accept: " + exit.Reason(err) + "\n"
 }
 
 func (b *backoff) succeeded() { b.pause = 0 }

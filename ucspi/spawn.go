@@ -19,13 +19,22 @@ func (s *Server) prepareSpawn() {
 // lets go of the connection: the program is the only one holding it. fork is
 // vfork-style (CLONE_VM|CLONE_VFORK) under syscall.ForkExec, so the cost does
 // not grow with the server's size; the child is reaped by children.reap.
-func (s *Server) spawn(fd int, c *Description, env []string) {
+// extra are the program's descriptors from 3 on (sslserver -n's). spawn
+// returns the program's pid, 0 when it did not start.
+func (s *Server) spawn(fd int, c *Description, env []string, extra ...int) int {
 	prog, err := pathexec.Look(s.argv[0], s.path)
 	var pid int
-	var files [3]uintptr
+	var files [6]uintptr
 	n := copy(files[:], s.files)
 	for i := 0; i < 2; i++ {
 		files[i] = uintptr(fd)
+	}
+	for _, x := range extra {
+		for ; n < 3; n++ {
+			files[n] = ^uintptr(0) // a closed stderr stays closed
+		}
+		files[n] = uintptr(x)
+		n++
 	}
 	attr := syscall.ProcAttr{Env: env, Files: files[:n]}
 
@@ -34,22 +43,25 @@ func (s *Server) spawn(fd int, c *Description, env []string) {
 		pid, err = syscall.ForkExec(prog, s.argv, &attr)
 	}
 	if err == nil && s.log.verbose() {
-		b := appendFrom(nil, pid, s.remoteText(c.Remote))
-		s.log.write(appendVerdict(b, "ok", pid, c))
+		b := s.log.appendFrom(nil, pid, s.remoteText(c.Remote))
+		b = s.log.appendVerdict(b, "ok", pid, c)
+		s.log.write(s.log.appendAccept(b, pid, c))
 	}
 	s.kids.spawning.RUnlock()
 
 	switch {
 	case err == nil:
 		closeFD(fd)
+		return pid
 	case err == syscall.EAGAIN:
 		var b []byte
 		if s.log.verbosity >= 1 {
-			b = appendDrop(b, "unable to fork: ", err)
+			b = s.log.appendDrop(b, "unable to fork: ", err)
 		}
 		s.kids.forkFailed(b)
 		closeFD(fd)
 	default:
 		s.drop(fd, c.Remote, c, &failure{"unable to run " + s.argv[0] + ": ", err})
 	}
+	return 0
 }

@@ -1,0 +1,237 @@
+package ssl
+
+import (
+	"errors"
+	"io"
+	"os"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// BufferSize is what each direction of a Pipe reads at once: one TLS record
+// of plaintext, so that a full read from the program goes out as one record.
+const BufferSize = 16 << 10
+
+// Peer is the network side of a Pipe: the *tls.Conn over the socket, or,
+// before UCSPI-TLS's switch, the socket's Conn itself.
+type Peer interface {
+	Read([]byte) (int, error)
+	Write([]byte) (int, error)
+	CloseWrite() error // the end of what we send: close_notify, or FIN
+}
+
+// Pipe moves bytes between a Peer and the program's end of a socketpair, one
+// goroutine per direction, each with a buffer of BufferSize, until both
+// directions are over. Each end passes on as a shutdown: the client's
+// close_notify or FIN becomes the end of the program's input, the end of the
+// program's output becomes close_notify and FIN, and the other direction
+// goes on. A program that has let go of its end (exited) ends the connection
+// even if the client says nothing more; a client that can no longer be
+// written to makes the program's writes fail (EPIPE), as on a plain socket.
+type Pipe struct {
+	Net  Peer
+	Sock *Conn    // the socket under Net: its deadlines, its final shutdown
+	Prog *os.File // our end of the program's socketpair
+	// Idle (0: none) ends the pipe when neither direction has moved a byte
+	// for that long, or when a write has waited that long.
+	Idle time.Duration
+	// HoldEnd, if set, is asked when the program's output ends; true keeps
+	// that end from the client (the program is switching to TLS and closed
+	// its plaintext descriptors).
+	HoldEnd func() bool
+	// Fault, if set, sees what each read brought (tests inject failures).
+	Fault func([]byte)
+	// OnPanic is told of a panic in either direction, which is recovered
+	// and ends this pipe only.
+	OnPanic func(any)
+
+	progRaw syscall.RawConn
+	last    atomic.Int64 // when a byte last moved, in Unix nanoseconds
+	aborted atomic.Bool
+}
+
+// Run relays until both directions are over, and closes nothing.
+func (p *Pipe) Run() {
+	raw, err := p.Prog.SyscallConn()
+	if err != nil {
+		return
+	}
+	p.progRaw = raw
+	p.touch()
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		p.guard(p.fromProgram)
+	}()
+	p.guard(p.toProgram)
+	<-done
+}
+
+// Stop ends both directions at once: every wait on either side times out.
+// The deadlines stay in the past until the caller sets others.
+func (p *Pipe) Stop() {
+	p.aborted.Store(true)
+	past := time.Unix(1, 0)
+	p.Sock.SetDeadline(past)
+	p.Prog.SetDeadline(past)
+}
+
+// guard runs one direction and recovers a panic in it.
+func (p *Pipe) guard(direction func()) {
+	defer func() {
+		if v := recover(); v != nil {
+			p.Stop()
+			if p.OnPanic != nil {
+				p.OnPanic(v)
+			}
+		}
+	}()
+	direction()
+}
+
+func (p *Pipe) touch() { p.last.Store(time.Now().UnixNano()) }
+
+// deadline is when a wait begun now gives up: Idle from now, or never.
+func (p *Pipe) deadline() time.Time {
+	if p.Idle <= 0 {
+		return time.Time{}
+	}
+	return time.Now().Add(p.Idle)
+}
+
+// ends reports whether err ends the direction that got it: anything but a
+// timeout does; a timeout does if the pipe was stopped, or if neither
+// direction moved for Idle (which stops it). Otherwise the wait goes on.
+func (p *Pipe) ends(err error) bool {
+	if !errors.Is(err, os.ErrDeadlineExceeded) || p.aborted.Load() {
+		return true
+	}
+	if time.Since(time.Unix(0, p.last.Load())) >= p.Idle {
+		p.Stop()
+		return true
+	}
+	return false
+}
+
+// toProgram copies what the client sends to the program, then passes the end
+// on.
+func (p *Pipe) toProgram() {
+	buf := make([]byte, BufferSize)
+	for {
+		p.Sock.SetReadDeadline(p.deadline())
+		n, err := p.Net.Read(buf)
+		if n > 0 {
+			p.touch()
+			if p.Fault != nil {
+				p.Fault(buf[:n])
+			}
+			p.Prog.SetWriteDeadline(p.deadline())
+			if _, werr := p.Prog.Write(buf[:n]); werr != nil {
+				if errors.Is(werr, os.ErrDeadlineExceeded) && !p.aborted.Load() {
+					p.Stop() // the program stopped reading for Idle
+				}
+				return // the program reads no more
+			}
+			p.touch()
+		}
+		if err != nil && p.ends(err) {
+			break // the client's end, a failure, or the pipe's
+		}
+	}
+	if !p.aborted.Load() {
+		Shutdown(p.progRaw, syscall.SHUT_WR)
+	}
+}
+
+// fromProgram copies what the program writes to the client, then passes the
+// end on and waits for the program to let go of its end altogether.
+func (p *Pipe) fromProgram() {
+	buf := make([]byte, BufferSize)
+	for {
+		p.Prog.SetReadDeadline(p.deadline())
+		n, err := p.Prog.Read(buf)
+		if n > 0 {
+			p.touch()
+			if p.Fault != nil {
+				p.Fault(buf[:n])
+			}
+			p.Sock.SetWriteDeadline(p.deadline())
+			if _, werr := p.Net.Write(buf[:n]); werr != nil {
+				// The client is gone: the program's writes fail from now on,
+				// and nothing more is read from the client either.
+				Shutdown(p.progRaw, syscall.SHUT_RD)
+				p.Stop()
+				return
+			}
+			p.touch()
+		}
+		if err == io.EOF {
+			break
+		}
+		if err != nil && p.ends(err) {
+			return
+		}
+	}
+	if p.HoldEnd != nil && p.HoldEnd() {
+		return
+	}
+	p.Sock.SetWriteDeadline(p.deadline())
+	p.Net.CloseWrite()
+	p.Sock.CloseWrite()
+	p.Prog.SetReadDeadline(time.Time{})
+	if p.waitHangup() {
+		// The program let go of its end: what the client might still send
+		// has nowhere to go.
+		p.Stop()
+	}
+}
+
+// waitHangup waits until the program's end is shut down both ways (the
+// program closed it, or closed its output after we passed the client's end
+// on) and reports whether that happened, rather than the pipe stopping.
+func (p *Pipe) waitHangup() bool {
+	hup := false
+	p.progRaw.Read(func(fd uintptr) bool {
+		if p.aborted.Load() {
+			return true
+		}
+		pfd := []unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN}}
+		n, err := unix.Poll(pfd, 0)
+		hup = err == nil && n > 0 && pfd[0].Revents&unix.POLLHUP != 0
+		return hup
+	})
+	return hup && !p.aborted.Load()
+}
+
+// Drain copies what the program has already written to prog, without
+// waiting for more, to w: the reply a program writes just before it asks for
+// TLS.
+func Drain(prog *os.File, w io.Writer) error {
+	raw, err := prog.SyscallConn()
+	if err != nil {
+		return err
+	}
+	buf := make([]byte, BufferSize)
+	for {
+		var n int
+		var rerr error
+		if err := raw.Read(func(fd uintptr) bool {
+			n, rerr = syscall.Read(int(fd), buf)
+			return true // never wait
+		}); err != nil {
+			return err
+		}
+		if n <= 0 {
+			if rerr == syscall.EAGAIN || rerr == nil {
+				return nil
+			}
+			return rerr
+		}
+		if _, err := w.Write(buf[:n]); err != nil {
+			return err
+		}
+	}
+}
