@@ -94,12 +94,16 @@ func (p *Pipe) guard(direction func()) {
 
 func (p *Pipe) touch() { p.last.Store(time.Now().UnixNano()) }
 
-// deadline is when a wait begun now gives up: Idle from now, or never.
-func (p *Pipe) deadline() time.Time {
-	if p.Idle <= 0 {
-		return time.Time{}
+// arm sets a wait's deadline (set is one of the Set*Deadline methods): Idle
+// from now, or none. It reports false once the pipe is stopped: Stop's
+// deadline in the past may have been overwritten.
+func (p *Pipe) arm(set func(time.Time) error) bool {
+	d := time.Time{}
+	if p.Idle > 0 {
+		d = time.Now().Add(p.Idle)
 	}
-	return time.Now().Add(p.Idle)
+	set(d)
+	return !p.aborted.Load()
 }
 
 // ends reports whether err ends the direction that got it: anything but a
@@ -120,15 +124,16 @@ func (p *Pipe) ends(err error) bool {
 // on.
 func (p *Pipe) toProgram() {
 	buf := make([]byte, BufferSize)
-	for {
-		p.Sock.SetReadDeadline(p.deadline())
+	for p.arm(p.Sock.SetReadDeadline) {
 		n, err := p.Net.Read(buf)
 		if n > 0 {
 			p.touch()
 			if p.Fault != nil {
 				p.Fault(buf[:n])
 			}
-			p.Prog.SetWriteDeadline(p.deadline())
+			if !p.arm(p.Prog.SetWriteDeadline) {
+				return
+			}
 			if _, werr := p.Prog.Write(buf[:n]); werr != nil {
 				if errors.Is(werr, os.ErrDeadlineExceeded) && !p.aborted.Load() {
 					p.Stop() // the program stopped reading for Idle
@@ -151,14 +156,18 @@ func (p *Pipe) toProgram() {
 func (p *Pipe) fromProgram() {
 	buf := make([]byte, BufferSize)
 	for {
-		p.Prog.SetReadDeadline(p.deadline())
+		if !p.arm(p.Prog.SetReadDeadline) {
+			return
+		}
 		n, err := p.Prog.Read(buf)
 		if n > 0 {
 			p.touch()
 			if p.Fault != nil {
 				p.Fault(buf[:n])
 			}
-			p.Sock.SetWriteDeadline(p.deadline())
+			if !p.arm(p.Sock.SetWriteDeadline) {
+				return
+			}
 			if _, werr := p.Net.Write(buf[:n]); werr != nil {
 				// The client is gone: the program's writes fail from now on,
 				// and nothing more is read from the client either.
@@ -178,7 +187,9 @@ func (p *Pipe) fromProgram() {
 	if p.HoldEnd != nil && p.HoldEnd() {
 		return
 	}
-	p.Sock.SetWriteDeadline(p.deadline())
+	if !p.arm(p.Sock.SetWriteDeadline) {
+		return
+	}
 	p.Net.CloseWrite()
 	p.Sock.CloseWrite()
 	p.Prog.SetReadDeadline(time.Time{})
