@@ -29,9 +29,11 @@ const (
 //
 // What the client sent in clear before the switch reaches the program on
 // descriptor 0 only, never on SSLREADFD: TLS data comes on a socketpair of
-// its own. Bytes still unread in the socket when TLS starts (commands
-// pipelined after STARTTLS, CVE-2011-0411) go to the handshake, which fails
-// on them.
+// its own. The clear relay stops short of a TLS record (ssl.Plain), so a
+// ClientHello sent on the program's go-ahead waits in the socket for the
+// handshake even if the request on SSLCTLFD is read after it; other bytes
+// still unread in the socket when TLS starts (commands pipelined after
+// STARTTLS, CVE-2011-0411) go to the handshake, which fails on them.
 func (s *Server) serveDelayed(conn *ssl.Conn, c *Description, scope uint32, ruleVars []string, spawned *bool) {
 	t := s.TLS
 	var files []*os.File
@@ -86,7 +88,7 @@ func (s *Server) serveDelayed(conn *ssl.Conn, c *Description, scope uint32, rule
 
 	// Plaintext until the program asks for TLS, if it does.
 	var switching atomic.Bool
-	p := &ssl.Pipe{Net: conn, Sock: conn, Prog: plain, Idle: seconds(t.Idle), Fault: tlsFault, OnPanic: s.panicked,
+	p := &ssl.Pipe{Net: ssl.Plain{Conn: conn}, Sock: conn, Prog: plain, Idle: seconds(t.Idle), Fault: tlsFault, OnPanic: s.panicked,
 		// A program switching to TLS often closes its plaintext
 		// descriptors right after its request: that is no end to pass on.
 		HoldEnd: func() bool { return switching.Load() || ssl.Pending(ctl) },
@@ -131,6 +133,8 @@ func (s *Server) serveDelayed(conn *ssl.Conn, c *Description, scope uint32, rule
 			return
 		}
 	}
+	ctl.Close() // nothing more to say there: the program reads its end
+	plain.Close()
 	p = &ssl.Pipe{Net: tc, Sock: conn, Prog: secure, Idle: seconds(t.Idle), Fault: tlsFault, OnPanic: s.panicked}
 	p.Run()
 	tc.Close()

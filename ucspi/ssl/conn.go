@@ -3,6 +3,7 @@ package ssl
 import (
 	"crypto/tls"
 	"errors"
+	"io"
 	"net"
 	"net/netip"
 	"os"
@@ -111,4 +112,64 @@ func Socketpair() (ours *os.File, theirs int, err error) {
 		return nil, -1, err
 	}
 	return ours, fds[1], nil
+}
+
+// ErrTLSAhead is Plain's way of saying that what comes next is the start of a
+// TLS handshake: the clear text is over.
+var ErrTLSAhead = errors.New("TLS handshake ahead")
+
+// Plain is the socket before UCSPI-TLS's switch, as a Pipe's Peer. It reads
+// the client's clear text but never the start of a TLS handshake record: that
+// stays in the socket for the server's handshake, whenever the program's
+// request for TLS arrives. (A client sends its ClientHello as soon as it has
+// the program's go-ahead, which may be before the server has the request.)
+// Text protocols never send the bytes of a record header, 0x16 0x03.
+type Plain struct{ *Conn }
+
+func (p Plain) Read(b []byte) (int, error) {
+	var n int
+	var err error
+	if rerr := p.raw.Read(func(fd uintptr) bool {
+		n, _, err = syscall.Recvfrom(int(fd), b, syscall.MSG_PEEK|syscall.MSG_DONTWAIT)
+		return err != syscall.EAGAIN
+	}); rerr != nil {
+		return 0, rerr
+	}
+	switch {
+	case err != nil:
+		return 0, err
+	case n == 0:
+		return 0, io.EOF
+	}
+	if i := recordAhead(b[:n]); i >= 0 {
+		if i == 0 {
+			return 0, ErrTLSAhead
+		}
+		n = i
+	}
+	// Take in what was looked at: it is there, so this does not wait.
+	if rerr := p.raw.Read(func(fd uintptr) bool {
+		n, err = syscall.Read(int(fd), b[:n])
+		return err != syscall.EAGAIN
+	}); rerr != nil {
+		return 0, rerr
+	}
+	if err != nil {
+		return 0, err
+	}
+	return n, nil
+}
+
+// recordAhead is where in b a TLS handshake record may begin (0x16, 0x03,
+// 0x00 to 0x04, or a prefix of that at the end of b), -1 if nowhere.
+func recordAhead(b []byte) int {
+	for i := 0; i < len(b); i++ {
+		if b[i] != 0x16 {
+			continue
+		}
+		if i+1 == len(b) || b[i+1] == 0x03 && (i+2 == len(b) || b[i+2] <= 0x04) {
+			return i
+		}
+	}
+	return -1
 }

@@ -50,7 +50,8 @@ type Pipe struct {
 
 	progRaw syscall.RawConn
 	last    atomic.Int64 // when a byte last moved, in Unix nanoseconds
-	aborted atomic.Bool
+	stopped atomic.Bool  // no new reads: Stop, or abort
+	aborted atomic.Bool  // nothing more at all: abort
 }
 
 // Run relays until both directions are over, and closes nothing.
@@ -70,20 +71,31 @@ func (p *Pipe) Run() {
 	<-done
 }
 
-// Stop ends both directions at once: every wait on either side times out.
-// The deadlines stay in the past until the caller sets others.
+// Stop ends both directions without losing what either has read: the waits
+// for more input end at once, but what the program wrote before Stop still
+// goes out (the reply it gave before asking for TLS). What the client sent
+// meanwhile for the program's clear descriptor may be dropped: the program
+// reads it no more. The deadlines stay in the past until the caller sets
+// others.
 func (p *Pipe) Stop() {
-	p.aborted.Store(true)
+	p.stopped.Store(true)
 	past := time.Unix(1, 0)
-	p.Sock.SetDeadline(past)
+	p.Sock.SetReadDeadline(past)
 	p.Prog.SetDeadline(past)
+}
+
+// abort ends both directions at once, writes in progress included.
+func (p *Pipe) abort() {
+	p.aborted.Store(true)
+	p.Stop()
+	p.Sock.SetWriteDeadline(time.Unix(1, 0))
 }
 
 // guard runs one direction and recovers a panic in it.
 func (p *Pipe) guard(direction func()) {
 	defer func() {
 		if v := recover(); v != nil {
-			p.Stop()
+			p.abort()
 			if p.OnPanic != nil {
 				p.OnPanic(v)
 			}
@@ -95,26 +107,30 @@ func (p *Pipe) guard(direction func()) {
 func (p *Pipe) touch() { p.last.Store(time.Now().UnixNano()) }
 
 // arm sets a wait's deadline (set is one of the Set*Deadline methods): Idle
-// from now, or none. It reports false once the pipe is stopped: Stop's
-// deadline in the past may have been overwritten.
-func (p *Pipe) arm(set func(time.Time) error) bool {
+// from now, or none. It reports false when the wait must not begin: reads
+// once the pipe is stopped, anything once it is aborted (Stop's and abort's
+// deadlines in the past may just have been overwritten).
+func (p *Pipe) arm(set func(time.Time) error, read bool) bool {
 	d := time.Time{}
 	if p.Idle > 0 {
 		d = time.Now().Add(p.Idle)
 	}
 	set(d)
+	if read {
+		return !p.stopped.Load()
+	}
 	return !p.aborted.Load()
 }
 
 // ends reports whether err ends the direction that got it: anything but a
 // timeout does; a timeout does if the pipe was stopped, or if neither
-// direction moved for Idle (which stops it). Otherwise the wait goes on.
+// direction moved for Idle (which aborts it). Otherwise the wait goes on.
 func (p *Pipe) ends(err error) bool {
-	if !errors.Is(err, os.ErrDeadlineExceeded) || p.aborted.Load() {
+	if !errors.Is(err, os.ErrDeadlineExceeded) || p.stopped.Load() {
 		return true
 	}
 	if time.Since(time.Unix(0, p.last.Load())) >= p.Idle {
-		p.Stop()
+		p.abort()
 		return true
 	}
 	return false
@@ -124,29 +140,32 @@ func (p *Pipe) ends(err error) bool {
 // on.
 func (p *Pipe) toProgram() {
 	buf := make([]byte, BufferSize)
-	for p.arm(p.Sock.SetReadDeadline) {
+	for p.arm(p.Sock.SetReadDeadline, true) {
 		n, err := p.Net.Read(buf)
 		if n > 0 {
 			p.touch()
 			if p.Fault != nil {
 				p.Fault(buf[:n])
 			}
-			if !p.arm(p.Prog.SetWriteDeadline) {
+			if !p.arm(p.Prog.SetWriteDeadline, false) {
 				return
 			}
 			if _, werr := p.Prog.Write(buf[:n]); werr != nil {
-				if errors.Is(werr, os.ErrDeadlineExceeded) && !p.aborted.Load() {
-					p.Stop() // the program stopped reading for Idle
+				if errors.Is(werr, os.ErrDeadlineExceeded) && !p.stopped.Load() {
+					p.abort() // the program stopped reading for Idle
 				}
 				return // the program reads no more
 			}
 			p.touch()
 		}
+		if err == ErrTLSAhead {
+			return // the clear text is over; the handshake reads on
+		}
 		if err != nil && p.ends(err) {
 			break // the client's end, a failure, or the pipe's
 		}
 	}
-	if !p.aborted.Load() {
+	if !p.stopped.Load() {
 		Shutdown(p.progRaw, syscall.SHUT_WR)
 	}
 }
@@ -155,24 +174,21 @@ func (p *Pipe) toProgram() {
 // end on and waits for the program to let go of its end altogether.
 func (p *Pipe) fromProgram() {
 	buf := make([]byte, BufferSize)
-	for {
-		if !p.arm(p.Prog.SetReadDeadline) {
-			return
-		}
+	for p.arm(p.Prog.SetReadDeadline, true) {
 		n, err := p.Prog.Read(buf)
 		if n > 0 {
 			p.touch()
 			if p.Fault != nil {
 				p.Fault(buf[:n])
 			}
-			if !p.arm(p.Sock.SetWriteDeadline) {
+			if !p.arm(p.Sock.SetWriteDeadline, false) {
 				return
 			}
 			if _, werr := p.Net.Write(buf[:n]); werr != nil {
 				// The client is gone: the program's writes fail from now on,
 				// and nothing more is read from the client either.
 				Shutdown(p.progRaw, syscall.SHUT_RD)
-				p.Stop()
+				p.abort()
 				return
 			}
 			p.touch()
@@ -184,10 +200,10 @@ func (p *Pipe) fromProgram() {
 			return
 		}
 	}
-	if p.HoldEnd != nil && p.HoldEnd() {
+	if p.stopped.Load() || p.HoldEnd != nil && p.HoldEnd() {
 		return
 	}
-	if !p.arm(p.Sock.SetWriteDeadline) {
+	if !p.arm(p.Sock.SetWriteDeadline, false) {
 		return
 	}
 	p.Net.CloseWrite()
@@ -196,7 +212,7 @@ func (p *Pipe) fromProgram() {
 	if p.waitHangup() {
 		// The program let go of its end: what the client might still send
 		// has nowhere to go.
-		p.Stop()
+		p.abort()
 	}
 }
 
@@ -206,7 +222,7 @@ func (p *Pipe) fromProgram() {
 func (p *Pipe) waitHangup() bool {
 	hup := false
 	p.progRaw.Read(func(fd uintptr) bool {
-		if p.aborted.Load() {
+		if p.stopped.Load() {
 			return true
 		}
 		pfd := []unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN}}
@@ -214,7 +230,7 @@ func (p *Pipe) waitHangup() bool {
 		hup = err == nil && n > 0 && pfd[0].Revents&unix.POLLHUP != 0
 		return hup
 	})
-	return hup && !p.aborted.Load()
+	return hup && !p.stopped.Load()
 }
 
 // Drain copies what the program has already written to prog, without
@@ -236,7 +252,10 @@ func Drain(prog *os.File, w io.Writer) error {
 			return err
 		}
 		if n <= 0 {
-			if rerr == syscall.EAGAIN || rerr == nil {
+			// Nothing more now, the end, or a reset: a program that closes
+			// its descriptor with unread input in it (commands pipelined
+			// after STARTTLS) resets it.
+			if rerr == nil || rerr == syscall.EAGAIN || rerr == syscall.ECONNRESET {
 				return nil
 			}
 			return rerr

@@ -268,3 +268,75 @@ func TestDrain(t *testing.T) {
 		t.Errorf("Drain of nothing waited or read: %q, %v", got.String(), err)
 	}
 }
+
+func TestPlainStopsBeforeAHandshake(t *testing.T) {
+	for in, want := range map[string]int{
+		"EHLO x\r\n":                  -1,
+		"\x16\x03\x01\x02\x00":        0,
+		"RCPT TO:<x>\r\n\x16\x03\x01": 13,
+		"a\x16":                       1,
+		"a\x16\x03":                   1,
+		"a\x16\x05":                   -1,
+		"a\x16\x03\x09":               -1,
+	} {
+		if got := recordAhead([]byte(in)); got != want {
+			t.Errorf("recordAhead(%q) = %d, want %d", in, got, want)
+		}
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	client, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer client.Close()
+	server, _ := ln.Accept()
+	f, _ := server.(*net.TCPConn).File()
+	server.Close()
+	fd, _ := syscall.Dup(int(f.Fd()))
+	f.Close()
+	conn, err := NewConn(fd, netip.AddrPort{}, netip.AddrPort{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	conn.SetDeadline(time.Now().Add(10 * time.Second))
+	io.WriteString(client, "STARTTLS\r\n\x16\x03\x01hello")
+	plain := Plain{conn}
+	buf := make([]byte, 100)
+	var text []byte
+	for {
+		n, err := plain.Read(buf)
+		text = append(text, buf[:n]...)
+		if err == ErrTLSAhead {
+			break
+		}
+		if err != nil {
+			t.Fatalf("after %q: %v", text, err)
+		}
+	}
+	if string(text) != "STARTTLS\r\n" {
+		t.Errorf("clear text %q", text)
+	}
+	if n, err := conn.Read(buf); string(buf[:n]) != "\x16\x03\x01hello" || err != nil {
+		t.Errorf("left for the handshake: %q, %v", buf[:n], err)
+	}
+}
+
+func FuzzRecordAhead(f *testing.F) {
+	f.Add([]byte("RCPT TO:<x>\r\n\x16\x03\x01"))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		i := recordAhead(b)
+		if i < -1 || i >= len(b) || i >= 0 && b[i] != 0x16 {
+			t.Fatalf("recordAhead(%q) = %d", b, i)
+		}
+		for j := 0; j+2 < len(b) && (i < 0 || j < i); j++ {
+			if b[j] == 0x16 && b[j+1] == 0x03 && b[j+2] <= 4 {
+				t.Fatalf("recordAhead(%q) = %d, missing the header at %d", b, i, j)
+			}
+		}
+	})
+}
