@@ -6,6 +6,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/ucspi-go/ucspi/ucspi"
+	"github.com/ucspi-go/ucspi/ucspi/scan"
 )
 
 func init() {
@@ -69,10 +70,10 @@ func (e envIDs) String() string { return "" }
 func (e envIDs) Type() string   { return "bool" }
 func (e envIDs) Set(string) error {
 	if x, ok := os.LookupEnv("UID"); ok {
-		*e.uid, _ = ScanUlong(x)
+		*e.uid, _ = scan.Ulong(x)
 	}
 	if x, ok := os.LookupEnv("GID"); ok {
-		*e.gid, _ = ScanUlong(x)
+		*e.gid, _ = scan.Ulong(x)
 	}
 	return nil
 }
