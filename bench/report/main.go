@@ -216,8 +216,21 @@ func ratio(a, b float64) string {
 
 // table writes one section: a column per implementation with the median,
 // ours / each reference after it, and for loadgen rows p99 latency and errors.
-func (s *section) table(w io.Writer) {
-	impls := ordered(s.impls)
+func (s *section) table(w io.Writer) { s.tableOf(w, ordered(s.impls)) }
+
+// narrow is table without the other servers (the spawn floor, tcpsvd): ours
+// against Debian's and the Go floor, narrow enough for a terminal.
+func (s *section) narrow(w io.Writer) {
+	var impls []string
+	for _, i := range ordered(s.impls) {
+		if i != "floor" && i != "tcpsvd" && i != "busybox" {
+			impls = append(impls, i)
+		}
+	}
+	s.tableOf(w, impls)
+}
+
+func (s *section) tableOf(w io.Writer, impls []string) {
 	loads := false
 	for _, c := range s.cells {
 		loads = loads || c.loads > 0
@@ -497,10 +510,10 @@ func main() {
 		fmt.Fprintf(&h, "All figures, the machine and how to read them: [%s](%s).\n\n", *link, *link)
 		r.targets(&h)
 		for _, s := range r.sections {
-			if s.name == "Connections per second" {
-				fmt.Fprintln(&h)
-				s.table(&h)
-			}
+			fmt.Fprintln(&h)
+			fmt.Fprintln(&h, "**"+s.name+"**")
+			fmt.Fprintln(&h)
+			s.narrow(&h)
 		}
 		if err := splice(*readme, h.Bytes()); err != nil {
 			fatal(err)

@@ -123,3 +123,24 @@ func TestSplice(t *testing.T) {
 		t.Error("no error without markers")
 	}
 }
+
+func TestNarrowLeavesOutTheOtherServers(t *testing.T) {
+	r, err := read(strings.NewReader(`
+{"label":"Connections per second|1 in flight|ours","conns":10,"conns_per_s":200,"p99_us":1000}
+{"label":"Connections per second|1 in flight|debian","conns":10,"conns_per_s":100,"p99_us":2000}
+{"label":"Connections per second|1 in flight|floor","conns":10,"conns_per_s":250,"p99_us":900}
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var b bytes.Buffer
+	r.sections[0].narrow(&b)
+	if want := "|  | ours | Debian 0.88 | ours/Debian | p99 ms (ours / Debian) | max ms | errors |\n"; !strings.HasPrefix(b.String(), want) {
+		t.Errorf("narrow table:\n%s\nwant it to begin %q", b.String(), want)
+	}
+	b.Reset()
+	r.sections[0].table(&b)
+	if !strings.Contains(b.String(), "spawn floor") {
+		t.Errorf("the whole table lacks the floor:\n%s", b.String())
+	}
+}
