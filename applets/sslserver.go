@@ -65,7 +65,13 @@ func sslserverSetup(fs *pflag.FlagSet) Runner {
 	fs.VarPF(envIDs{&s.UID, &s.GID}, "env-ids", "U", "take the user and group ids from $UID and $GID").NoOptDefVal = "true"
 	Ulong(fs, &t.Drain, 0, "drain", "", "on SIGTERM, stop accepting and give the connections `n` seconds to end")
 	fs.BoolVar(&s.ReusePort, "reuse-port", false, "listen with SO_REUSEPORT, so that a new server can take the port over")
-	return func(_ *Stdio, operands []string) error { return s.Run(operands) }
+	noFusion := fs.Bool("no-fusion", false, "start argv0 and rblsmtpd as processes even where sslserver can do their work itself")
+	return func(_ *Stdio, operands []string) error {
+		if !*noFusion {
+			s.Fuse = Fuse
+		}
+		return s.Run(operands)
+	}
 }
 
 const sslserverManual = `sslserver is tcpserver with TLS, compatible with ucspi-ssl's sslserver: run

@@ -38,6 +38,11 @@ type Server struct {
 	// TLS makes the server sslserver: each connection gets TLS (tls.go);
 	// nil is tcpserver.
 	TLS *TLS
+	// Fuse, when set, lets the server do in-process the work of a program of
+	// ours that would only decide and exec (argv0, rblsmtpd): given the file
+	// the spawn found, its argv and its environment, it returns the file that
+	// program would exec and its argv, or ok false when it must really run.
+	Fuse func(path string, argv, env []string) (file string, next []string, ok bool)
 
 	log      logger
 	kids     *children

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/ucspi-go/ucspi/ucspi/exit"
+	"github.com/ucspi-go/ucspi/ucspi/scan"
 	"github.com/ucspi-go/ucspi/ucspi/ssl"
 )
 
@@ -108,7 +109,7 @@ func (s *Server) prepareTLS() error {
 	}
 	t.verifier.Depth = 1
 	if d, ok := os.LookupEnv("VERIFYDEPTH"); ok {
-		n, _ := scanUlong(d)
+		n, _ := scan.Ulong(d)
 		t.verifier.Depth = int(min(n, 100))
 	}
 	t.config = &tls.Config{MinVersion: tls.VersionTLS12, GetCertificate: t.store.GetCertificate}
