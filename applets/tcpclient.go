@@ -32,6 +32,7 @@ func init() {
 
 // clientOptions are tcpclient's options with 0.88's defaults.
 type clientOptions struct {
+	name        string // tcpclient or sslclient
 	four, six   bool
 	verbosity   int
 	delay       bool
@@ -46,7 +47,17 @@ type clientOptions struct {
 }
 
 func tcpclientSetup(fs *pflag.FlagSet) Runner {
-	o := clientOptions{verbosity: 1, delay: true, remoteHost: true, remoteInfo: true, timeout: connTimeout{2, 58}}
+	o := newClientOptions(fs, "tcpclient")
+	return func(s *Stdio, operands []string) error {
+		return o.run(s, func(errs io.Writer) error { return tcpclient(o, errs, operands) })
+	}
+}
+
+// newClientOptions defines tcpclient's options on fs, with 0.88's defaults,
+// for tcpclient or sslclient (name).
+func newClientOptions(fs *pflag.FlagSet, name string) *clientOptions {
+	o := &clientOptions{name: name, verbosity: 1, delay: true, remoteHost: true, remoteInfo: true, timeout: connTimeout{2, 58}}
+	vars := strings.ToUpper(name[:3]) // the variables' prefix: TCP or SSL
 	Choice(fs, &o.four, true, "ipv4", "4", "use IPv4 only")
 	Choice(fs, &o.six, true, "ipv6", "6", "look names up for IPv6 addresses too, and describe IPv4 connections in IPv6 form")
 	Choice(fs, &o.delay, true, "delay", "d", "leave the kernel's Nagle delay on (default)")
@@ -54,32 +65,35 @@ func tcpclientSetup(fs *pflag.FlagSet) Runner {
 	Choice(fs, &o.verbosity, 2, "verbose", "v", "report the connection on stderr")
 	Choice(fs, &o.verbosity, 0, "quiet", "q", "print no messages at all")
 	Choice(fs, &o.verbosity, 1, "errors", "Q", "print error messages (default)")
-	Choice(fs, &o.remoteHost, true, "remote-host", "h", "look up the remote host name for TCPREMOTEHOST (default)")
+	Choice(fs, &o.remoteHost, true, "remote-host", "h", "look up the remote host name for "+vars+"REMOTEHOST (default)")
 	Choice(fs, &o.remoteHost, false, "no-remote-host", "H", "do not look up the remote host name")
-	Choice(fs, &o.remoteInfo, true, "remote-info", "r", "ask the remote ident server for TCPREMOTEINFO (default)")
-	Choice(fs, &o.remoteInfo, false, "no-remote-info", "R", "do not ask for TCPREMOTEINFO")
+	Choice(fs, &o.remoteInfo, true, "remote-info", "r", "ask the remote ident server for "+vars+"REMOTEINFO (default)")
+	Choice(fs, &o.remoteInfo, false, "no-remote-info", "R", "do not ask for "+vars+"REMOTEINFO")
 	fs.StringVarP(&o.localIP, "local-ip", "i", "", "bind the socket to this local address")
 	Ulong(fs, &o.localPort, 0, "local-port", "p", "bind the socket to this local port")
 	fs.VarP(&o.timeout, "timeout-connect", "T", "x+y: try each address for x seconds, then the slow ones again for y (default 2+58)")
-	fs.VarP(optionalString{&o.localName}, "local-name", "l", "set TCPLOCALHOST to this instead of looking it up")
+	fs.VarP(optionalString{&o.localName}, "local-name", "l", "set "+vars+"LOCALHOST to this instead of looking it up")
 	Ulong(fs, &o.infoTimeout, 26, "timeout-info", "t", "give up on the ident server after this many seconds")
 	fs.StringVarP(&o.iface, "interface", "I", "", "the interface of a link-local IPv6 address")
-	return func(s *Stdio, operands []string) error {
-		// 0.88 rejects a bad -i while still reading its options, before -q
-		// has silenced anything.
-		if _, ok := localAddress(o.localIP); !ok && o.localIP != "" {
-			return exit.Usage()
-		}
-		var errs io.Writer = s.Err
-		if o.verbosity == 0 {
-			errs = io.Discard
-		}
-		err := tcpclient(&o, errs, operands)
-		if e := exit.As(err); e != nil && o.verbosity == 0 {
-			return exit.Status(e.Code)
-		}
-		return err
+	return o
+}
+
+// run runs a client with its messages going to errs, nowhere under -q.
+func (o *clientOptions) run(s *Stdio, client func(errs io.Writer) error) error {
+	// 0.88 rejects a bad -i while still reading its options, before -q
+	// has silenced anything.
+	if _, ok := localAddress(o.localIP); !ok && o.localIP != "" {
+		return exit.Usage()
 	}
+	var errs io.Writer = s.Err
+	if o.verbosity == 0 {
+		errs = io.Discard
+	}
+	err := client(errs)
+	if e := exit.As(err); e != nil && o.verbosity == 0 {
+		return exit.Status(e.Code)
+	}
+	return err
 }
 
 // tcpclient connects and replaces itself with the program, in 0.88's order.
@@ -131,6 +145,7 @@ func (o *clientOptions) client(errs io.Writer) *ucspi.Client {
 		InfoTimeout: time.Duration(min(o.infoTimeout, 1<<31)) * time.Second,
 		Resolver:    dns.New(),
 		Warn:        errs,
+		Name:        o.name,
 	}
 	if o.localIP != "" {
 		c.Local, _ = localAddress(o.localIP)

@@ -1,6 +1,7 @@
 package ucspi
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -50,6 +51,8 @@ type Client struct {
 	// ("unable to connect to 127.0.0.1 port 16: connection refused"); nil
 	// drops them.
 	Warn io.Writer
+	// Name starts Warn's lines: "tcpclient" when empty, or "sslclient".
+	Name string
 }
 
 // Connection is an established connection: a non-blocking, close-on-exec
@@ -208,7 +211,7 @@ func (c *Client) Connect(addrs []netip.Addr, port uint16) (*Connection, error) {
 				continue
 			}
 			if c.Warn != nil {
-				fmt.Fprintf(c.Warn, "tcpclient: unable to connect to %s port %d: %s\n", IPText(ip), port, exit.Reason(err))
+				fmt.Fprintf(c.Warn, "%s: unable to connect to %s port %d: %s\n", cmp.Or(c.Name, "tcpclient"), IPText(ip), port, exit.Reason(err))
 			}
 		}
 		addrs = again

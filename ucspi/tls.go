@@ -142,7 +142,7 @@ func (s *Server) prepareTLS() error {
 		}
 		return nil, nil
 	}
-	t.env = withoutSSL(Environment(os.Environ(), nil))
+	t.env = WithoutSSL(Environment(os.Environ(), nil))
 	return nil
 }
 
@@ -155,7 +155,10 @@ func fileReason(err error) string {
 	return err.Error()
 }
 
-func withoutSSL(env []string) []string {
+// WithoutSSL is env without the connection variables an outer sslserver or
+// sslclient may have left: SSL* and mod_ssl's SSL_* (OpenSSL's own, like
+// SSL_CERT_FILE, stay).
+func WithoutSSL(env []string) []string {
 	out := env[:0:0]
 next:
 	for _, kv := range env {
@@ -339,9 +342,11 @@ func seconds(n uint64) time.Duration {
 	return time.Duration(min(n, most)) * time.Second
 }
 
-// vars turns the connection's TCP variables into ucspi-ssl's: PROTO=SSL and
-// SSL* in place of TCP*, or with -e both, PROTO staying TCP or TCP6.
-func (t *TLS) vars(tcp []string) []string {
+func (t *TLS) vars(tcp []string) []string { return SSLVars(tcp, t.TCPVars) }
+
+// SSLVars turns a connection's TCP variables into ucspi-ssl's: PROTO=SSL and
+// SSL* in place of TCP*, or with withTCP (-e) both, PROTO staying TCP or TCP6.
+func SSLVars(tcp []string, withTCP bool) []string {
 	vars := make([]string, 1, 2*len(tcp)+1)
 	vars[0] = "PROTO=SSL"
 	for _, kv := range tcp {
@@ -349,7 +354,7 @@ func (t *TLS) vars(tcp []string) []string {
 			vars = append(vars, "SSL"+kv[3:])
 		}
 	}
-	if t.TCPVars {
+	if withTCP {
 		vars = append(vars, tcp...)
 	}
 	return vars
