@@ -22,7 +22,10 @@ func init() {
 // and ucspi-ssl's own.
 func sslserverSetup(fs *pflag.FlagSet) Runner {
 	t := &ucspi.TLS{Handshake: 26, Idle: 3600}
-	s := &ucspi.Server{Verbosity: 1, RemoteHost: true, KillOptions: true, TLS: t}
+	// TCP_NODELAY by default, as ucspi-ssl's code has it (its manual, copied
+	// from tcpserver's, says -d): a record's last segment and the close_notify
+	// after it would otherwise wait for the client's delayed ACK.
+	s := &ucspi.Server{Verbosity: 1, RemoteHost: true, KillOptions: true, NoDelay: true, TLS: t}
 	Choice(fs, &s.Verbosity, 2, "verbose", "v", "print every status and connection line")
 	Choice(fs, &s.Verbosity, 3, "tls-verbose", "V", "-v, and the protocol and cipher of each connection")
 	Choice(fs, &s.Verbosity, 0, "quiet", "q", "print nothing, not even errors")
@@ -35,8 +38,8 @@ func sslserverSetup(fs *pflag.FlagSet) Runner {
 	Choice(fs, &s.RemoteInfo, false, "no-remote-info", "R", "do not ask for SSLREMOTEINFO (default)")
 	Choice(fs, &s.KillOptions, false, "ip-options", "o", "leave IP options alone")
 	Choice(fs, &s.KillOptions, true, "kill-ip-options", "O", "kill IP options (default)")
-	Choice(fs, &s.NoDelay, false, "delay", "d", "let the kernel delay small writes once TLS is up (default)")
-	Choice(fs, &s.NoDelay, true, "no-delay", "D", "set TCP_NODELAY for good")
+	Choice(fs, &s.NoDelay, false, "delay", "d", "let the kernel delay small writes once TLS is up")
+	Choice(fs, &s.NoDelay, true, "no-delay", "D", "never delay small writes: TCP_NODELAY (default)")
 	Choice(fs, &s.PrintPort, true, "print-port", "1", "print the local port on stdout once listening")
 	Choice(fs, &t.Password, true, "password", "3", "read the key's password from descriptor 3, up to a NUL")
 	Choice(fs, &s.IPv4Only, true, "ipv4", "4", "IPv4 only")

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"io"
 	"os"
+	"sync"
 	"sync/atomic"
 	"syscall"
 	"time"
@@ -11,9 +12,18 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// BufferSize is what each direction of a Pipe reads at once: one TLS record
-// of plaintext, so that a full read from the program goes out as one record.
+// BufferSize is what a Pipe reads from the program at once: one TLS record
+// of plaintext, so that a full read goes out as one record. The buffer comes
+// from a pool for each read and goes back after the write, so that a
+// connection waiting on its program holds none.
 const BufferSize = 16 << 10
+
+// InBufferSize is what a Pipe reads from the client at once. That buffer is
+// held while the client is waited for (crypto/tls may hold records already
+// read), so it is kept small; a larger record comes out in several reads.
+const InBufferSize = 4 << 10
+
+var buffers = sync.Pool{New: func() any { return new([BufferSize]byte) }}
 
 // Peer is the network side of a Pipe: the *tls.Conn over the socket, or,
 // before UCSPI-TLS's switch, the socket's Conn itself.
@@ -24,7 +34,7 @@ type Peer interface {
 }
 
 // Pipe moves bytes between a Peer and the program's end of a socketpair, one
-// goroutine per direction, each with a buffer of BufferSize, until both
+// goroutine per direction (see BufferSize and InBufferSize), until both
 // directions are over. Each end passes on as a shutdown: the client's
 // close_notify or FIN becomes the end of the program's input, the end of the
 // program's output becomes close_notify and FIN, and the other direction
@@ -139,7 +149,7 @@ func (p *Pipe) ends(err error) bool {
 // toProgram copies what the client sends to the program, then passes the end
 // on.
 func (p *Pipe) toProgram() {
-	buf := make([]byte, BufferSize)
+	buf := make([]byte, InBufferSize)
 	for p.arm(p.Sock.SetReadDeadline, true) {
 		n, err := p.Net.Read(buf)
 		if n > 0 {
@@ -173,9 +183,8 @@ func (p *Pipe) toProgram() {
 // fromProgram copies what the program writes to the client, then passes the
 // end on and waits for the program to let go of its end altogether.
 func (p *Pipe) fromProgram() {
-	buf := make([]byte, BufferSize)
 	for p.arm(p.Prog.SetReadDeadline, true) {
-		n, err := p.Prog.Read(buf)
+		n, buf, err := p.readProgram()
 		if n > 0 {
 			p.touch()
 			if p.Fault != nil {
@@ -184,7 +193,9 @@ func (p *Pipe) fromProgram() {
 			if !p.arm(p.Sock.SetWriteDeadline, false) {
 				return
 			}
-			if _, werr := p.Net.Write(buf[:n]); werr != nil {
+			_, werr := p.Net.Write(buf[:n])
+			buffers.Put(buf)
+			if werr != nil {
 				// The client is gone: the program's writes fail from now on,
 				// and nothing more is read from the client either.
 				Shutdown(p.progRaw, syscall.SHUT_RD)
@@ -214,6 +225,38 @@ func (p *Pipe) fromProgram() {
 		// has nowhere to go.
 		p.abort()
 	}
+}
+
+// readProgram waits for the program's output and reads what there is into a
+// buffer from the pool, which it returns with the bytes (the caller puts it
+// back): the buffer is taken only once there is something to read.
+func (p *Pipe) readProgram() (int, *[BufferSize]byte, error) {
+	var n int
+	var buf *[BufferSize]byte
+	var err error
+	if rerr := p.progRaw.Read(func(fd uintptr) bool {
+		buf = buffers.Get().(*[BufferSize]byte)
+		n, err = syscall.Read(int(fd), buf[:])
+		if err == syscall.EAGAIN {
+			buffers.Put(buf)
+			return false
+		}
+		return true
+	}); rerr != nil {
+		return 0, nil, rerr
+	}
+	switch {
+	case err == syscall.EINTR:
+		n, err = 0, nil // read again
+	case err != nil:
+		n = 0
+	case n == 0:
+		err = io.EOF
+	}
+	if n == 0 {
+		buffers.Put(buf)
+	}
+	return n, buf, err
 }
 
 // waitHangup waits until the program's end is shut down both ways (the
