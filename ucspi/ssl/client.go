@@ -160,4 +160,3 @@ func ReadClientResult(ctl io.Reader) (vars []string, failure string) {
 	}
 	return nil, "the TLS child ended without an answer"
 }
-
