@@ -289,7 +289,9 @@ func (t *TLS) wantsCert(ruleVars []string) bool {
 func (s *Server) handshake(conn *ssl.Conn, c *Description, withVars bool) (*tls.Conn, []string, error) {
 	t := s.TLS
 	t.store.Refresh(time.Now())
-	conn.Control(func(fd int) { setsockoptInt(fd, syscall.IPPROTO_TCP, syscall.TCP_NODELAY, 1) })
+	if !s.NoDelay { // else accepted has set it
+		conn.Control(func(fd int) { setsockoptInt(fd, syscall.IPPROTO_TCP, syscall.TCP_NODELAY, 1) })
+	}
 	conn.SetDeadline(t.deadline())
 	tc := tls.Server(conn, t.config)
 	err := tc.Handshake()

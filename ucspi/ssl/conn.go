@@ -44,11 +44,12 @@ func NewConn(fd int, local, remote netip.AddrPort) (*Conn, error) {
 }
 
 // NewFile makes fd non-blocking and an *os.File that waits in the poller; on
-// failure fd is closed.
+// failure fd is closed. fd must be a socket: its status flags are set to
+// O_NONBLOCK alone, in one call (a socket has no other flag to keep).
 func NewFile(fd int, name string) (*os.File, error) {
-	if err := syscall.SetNonblock(fd, true); err != nil {
+	if _, _, e := syscall.RawSyscall(syscall.SYS_FCNTL, uintptr(fd), syscall.F_SETFL, syscall.O_NONBLOCK); e != 0 {
 		syscall.Close(fd)
-		return nil, err
+		return nil, e
 	}
 	return os.NewFile(uintptr(fd), name), nil
 }

@@ -46,7 +46,8 @@ type Pipe struct {
 	Sock *Conn    // the socket under Net: its deadlines, its final shutdown
 	Prog *os.File // our end of the program's socketpair
 	// Idle (0: none) ends the pipe when neither direction has moved a byte
-	// for that long, or when a write has waited that long.
+	// for that long (up to half as long again: see arm), or when a write has
+	// waited that long.
 	Idle time.Duration
 	// HoldEnd, if set, is asked when the program's output ends; true keeps
 	// that end from the client (the program is switching to TLS and closed
@@ -59,6 +60,7 @@ type Pipe struct {
 	OnPanic func(any)
 
 	progRaw syscall.RawConn
+	armed   [4]time.Time // each wait's deadline, as arm last set it
 	last    atomic.Int64 // when a byte last moved, in Unix nanoseconds
 	stopped atomic.Bool  // no new reads: Stop, or abort
 	aborted atomic.Bool  // nothing more at all: abort
@@ -116,17 +118,41 @@ func (p *Pipe) guard(direction func()) {
 
 func (p *Pipe) touch() { p.last.Store(time.Now().UnixNano()) }
 
-// arm sets a wait's deadline (set is one of the Set*Deadline methods): Idle
-// from now, or none. It reports false when the wait must not begin: reads
-// once the pipe is stopped, anything once it is aborted (Stop's and abort's
-// deadlines in the past may just have been overwritten).
-func (p *Pipe) arm(set func(time.Time) error, read bool) bool {
-	d := time.Time{}
+// The four waits of a Pipe, for arm: each side's reads and writes.
+const (
+	sockRead = iota
+	sockWrite
+	progRead
+	progWrite
+)
+
+// arm readies a wait (one of the four above) and reports whether it may
+// begin: reads not once the pipe is stopped, nothing once it is aborted. With
+// Idle, the wait's deadline is set to Idle from now when less than half of
+// Idle is left of it, so that a deadline is set about twice per Idle rather
+// than for every read and write: a connection is dropped between Idle and
+// 1.5 Idle after its last byte.
+func (p *Pipe) arm(wait int) bool {
 	if p.Idle > 0 {
-		d = time.Now().Add(p.Idle)
+		now := time.Now()
+		if p.armed[wait].Sub(now) < p.Idle/2 {
+			d := now.Add(p.Idle)
+			switch wait {
+			case sockRead:
+				p.Sock.SetReadDeadline(d)
+			case sockWrite:
+				p.Sock.SetWriteDeadline(d)
+			case progRead:
+				p.Prog.SetReadDeadline(d)
+			case progWrite:
+				p.Prog.SetWriteDeadline(d)
+			}
+			p.armed[wait] = d
+		}
 	}
-	set(d)
-	if read {
+	// Checked after setting: Stop's and abort's deadlines in the past may
+	// just have been overwritten.
+	if wait == sockRead || wait == progRead {
 		return !p.stopped.Load()
 	}
 	return !p.aborted.Load()
@@ -150,14 +176,14 @@ func (p *Pipe) ends(err error) bool {
 // on.
 func (p *Pipe) toProgram() {
 	buf := make([]byte, InBufferSize)
-	for p.arm(p.Sock.SetReadDeadline, true) {
+	for p.arm(sockRead) {
 		n, err := p.Net.Read(buf)
 		if n > 0 {
 			p.touch()
 			if p.Fault != nil {
 				p.Fault(buf[:n])
 			}
-			if !p.arm(p.Prog.SetWriteDeadline, false) {
+			if !p.arm(progWrite) {
 				return
 			}
 			if _, werr := p.Prog.Write(buf[:n]); werr != nil {
@@ -183,14 +209,14 @@ func (p *Pipe) toProgram() {
 // fromProgram copies what the program writes to the client, then passes the
 // end on and waits for the program to let go of its end altogether.
 func (p *Pipe) fromProgram() {
-	for p.arm(p.Prog.SetReadDeadline, true) {
+	for p.arm(progRead) {
 		n, buf, err := p.readProgram()
 		if n > 0 {
 			p.touch()
 			if p.Fault != nil {
 				p.Fault(buf[:n])
 			}
-			if !p.arm(p.Sock.SetWriteDeadline, false) {
+			if !p.arm(sockWrite) {
 				return
 			}
 			_, werr := p.Net.Write(buf[:n])
@@ -214,12 +240,12 @@ func (p *Pipe) fromProgram() {
 	if p.stopped.Load() || p.HoldEnd != nil && p.HoldEnd() {
 		return
 	}
-	if !p.arm(p.Sock.SetWriteDeadline, false) {
+	if !p.arm(sockWrite) {
 		return
 	}
 	p.Net.CloseWrite()
 	p.Sock.CloseWrite()
-	p.Prog.SetReadDeadline(time.Time{})
+	p.Prog.SetReadDeadline(time.Time{}) // the wait for the hangup has none
 	if p.waitHangup() {
 		// The program let go of its end: what the client might still send
 		// has nowhere to go.
