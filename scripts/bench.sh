@@ -557,9 +557,11 @@ if has tls; then
 	openssl req -x509 -newkey rsa:2048 -nodes -subj /CN=localhost -days 2 \
 		-keyout "$work/rsa.key" -out "$work/rsa.pem" 2>/dev/null || die "openssl req failed"
 	for k in ecdsa rsa; do cat "$work/$k.key" "$work/$k.pem" >"$work/$k.keycert"; done
-	# Our server and stunnel with their defaults, TCP_NODELAY both; the client
-	# reads to the end before closing (tlswrapper cuts the program short when
-	# the client's close_notify comes first).
+	# Our server and stunnel with their defaults, TCP_NODELAY both, and the
+	# backlog stunnel listens with (4096: it has no limit like -c 40, so at 40
+	# in flight the tcpservers' default backlog of 20 would drop SYNs that
+	# stunnel takes). The client reads to the end before closing (tlswrapper
+	# cuts the program short when the client's close_notify comes first).
 	srvopts=(-R -H -l0)
 	tlsload=(-tls -halfclose=false)
 	for round in $(seq "$TLS_ROUNDS"); do
@@ -571,7 +573,7 @@ if has tls; then
 					step "tls round $round/$TLS_ROUNDS: $impl, $cert, $level in flight"
 					server=$impl
 					[ $impl = ours ] && server=sslserver
-					start "$server" 40 - "$work/okprog"
+					start "$server" 40 4096 "$work/okprog"
 					load "TLS: connections per second, $cert" "$level in flight" "$impl" "${tlsload[@]}" -n "$TLS_N" -c "$level"
 					stop
 				done
@@ -579,7 +581,7 @@ if has tls; then
 					step "tls round $round/$TLS_ROUNDS: $impl at TLS 1.2, $cert, $level in flight"
 					server=$impl
 					[ $impl = ours ] && server=sslserver
-					start "$server" 40 - "$work/okprog"
+					start "$server" 40 4096 "$work/okprog"
 					load "TLS 1.2: connections per second, $cert" "$level in flight" "$impl" "${tlsload[@]}" -tls12 -n "$TLS_N" -c "$level"
 					stop
 				done
@@ -591,11 +593,11 @@ if has tls; then
 		server=$impl
 		[ $impl = ours ] && server=sslserver
 		step "tls: $impl, resumed handshakes, and $TLS_MB MB to the client"
-		start "$server" 40 - "$work/okprog"
+		start "$server" 40 4096 "$work/okprog"
 		load "TLS: resumed handshakes per second, ECDSA P-256" "8 in flight" "$impl" "${tlsload[@]}" -resume -n "$TLS_N" -c 8
 		stop
 		head -c $((TLS_MB * 1000000)) /dev/zero >"$work/stream.bin"
-		start "$server" 40 - /bin/cat "$work/stream.bin"
+		start "$server" 40 4096 /bin/cat "$work/stream.bin"
 		timeout 300 "$work/loadgen" -addr "127.0.0.1:$port" "${tlsload[@]}" -expect - -warmup 0 -n 3 -c 1 >"$work/stream.json" 2>/dev/null || :
 		mbs=$(sed -n 's/.*"mb_per_s":\([0-9.e+-]*\).*/\1/p' "$work/stream.json")
 		[ -n "$mbs" ] && emit "TLS: $TLS_MB MB from the program to the client (MB/s)" "one connection" "$impl" "$mbs"
@@ -630,7 +632,7 @@ if has tls; then
 		ours) server=sslserver ;;
 		tcpserver) server=ours opts=() ;;
 		esac
-		start "$server" 40 - "$work/okprog"
+		start "$server" 40 4096 "$work/okprog"
 		c0=$(cpu "$srvpid")
 		"$work/loadgen" -addr "127.0.0.1:$port" "${opts[@]}" -warmup 0 -n "$TLS_CPU_N" -c 8 >/dev/null 2>&1 || :
 		c1=$(cpu "$srvpid")
