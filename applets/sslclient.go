@@ -3,7 +3,6 @@ package applets
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -99,12 +98,12 @@ func sslclient(o *clientOptions, x *sslOptions, errs io.Writer, operands []strin
 	// before listening (the child reads them again).
 	if x.tls.CertFile != "" {
 		if _, err := ssl.LoadPair(x.tls.CertFile, x.tls.KeyFile, x.tls.Password); err != nil {
-			return exit.Fatal(exit.Temporary, "unable to load certificate ", fileReason(err))
+			return exit.Fatal(exit.Temporary, "unable to load certificate ", err.Error())
 		}
 	}
 	if x.tls.CAFile != "" || x.tls.CADir != "" {
 		if _, err := ssl.LoadCAs(x.tls.CAFile, x.tls.CADir); err != nil {
-			return exit.Fatal(exit.Temporary, "unable to load certificate ", fileReason(err))
+			return exit.Fatal(exit.Temporary, "unable to load certificate ", err.Error())
 		}
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), dns.Timeout)
@@ -235,12 +234,3 @@ components, _M_SERIAL, _V_START, _V_END, _CERT for the server's certificate
 
 Exit status: 100 for a usage error, 111 if sslclient cannot connect, verify
 or run the program; otherwise the program's.`
-
-// fileReason is "FILE: REASON" for a file that could not be used.
-func fileReason(err error) string {
-	var fe *ssl.FileError
-	if errors.As(err, &fe) {
-		return fe.File + ": " + fe.Reason
-	}
-	return err.Error()
-}

@@ -93,16 +93,16 @@ func (s *Server) prepareTLS() error {
 	}
 	var err error
 	t.store, err = ssl.NewStore(cert, os.Getenv("KEYFILE"), password, func(err error) {
-		s.warn("unable to reload certificate " + fileReason(err))
+		s.warn("unable to reload certificate " + err.Error())
 	})
 	if err != nil {
-		return exit.Fatal(exit.Temporary, "unable to load certificate ", fileReason(err))
+		return exit.Fatal(exit.Temporary, "unable to load certificate ", err.Error())
 	}
 	if leaf := t.store.Pair().Leaf; time.Now().After(leaf.NotAfter) {
 		s.warn("certificate " + cert + " expired at " + ssl.Date(leaf.NotAfter))
 	}
 	if t.verifier.Roots, err = ssl.LoadCAs(os.Getenv("CAFILE"), os.Getenv("CADIR")); err != nil {
-		return exit.Fatal(exit.Temporary, "unable to load certificate ", fileReason(err))
+		return exit.Fatal(exit.Temporary, "unable to load certificate ", err.Error())
 	}
 	if t.ClientCert != NoClientCert && os.Getenv("CAFILE") == "" && os.Getenv("CADIR") == "" {
 		return exit.Fatal(exit.Temporary, "unable to load CA list: -m and -z need CAFILE or CADIR")
@@ -130,7 +130,7 @@ func (s *Server) prepareTLS() error {
 	if t.requestCerts && cca != "" {
 		// The authorities named in the certificate request.
 		if withCert.ClientCAs, err = ssl.LoadCAs(cca, ""); err != nil {
-			return exit.Fatal(exit.Temporary, "unable to load certificate ", fileReason(err))
+			return exit.Fatal(exit.Temporary, "unable to load certificate ", err.Error())
 		}
 	}
 	// One Config serves every handshake, so that its session ticket keys,
@@ -144,15 +144,6 @@ func (s *Server) prepareTLS() error {
 	}
 	t.env = WithoutSSL(Environment(os.Environ(), nil))
 	return nil
-}
-
-// fileReason is "FILE: REASON" for a file that could not be used.
-func fileReason(err error) string {
-	var fe *ssl.FileError
-	if errors.As(err, &fe) {
-		return fe.File + ": " + fe.Reason
-	}
-	return err.Error()
 }
 
 // WithoutSSL is env without the connection variables an outer sslserver or

@@ -17,8 +17,8 @@ import (
 	"github.com/ucspi-go/ucspi/ucspi/exit"
 )
 
-// FileError is a certificate, key or CA file that could not be used, and why,
-// for "unable to load certificate FILE: REASON".
+// FileError is a certificate, key or CA file that could not be used, and why:
+// its text, "FILE: REASON", completes "unable to load certificate ".
 type FileError struct {
 	File   string
 	Reason string

@@ -5,7 +5,6 @@ import (
 	"crypto/tls"
 	"errors"
 	"io"
-	"os"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -140,9 +139,3 @@ func ReadPassword(r io.Reader) ([]byte, error) {
 
 // maxPassword bounds what ReadPassword takes from a descriptor without end.
 const maxPassword = 64 << 10
-
-// ReadPasswordFile is ReadPassword on a descriptor, closed afterwards.
-func ReadPasswordFile(f *os.File) ([]byte, error) {
-	defer f.Close()
-	return ReadPassword(f)
-}
