@@ -119,13 +119,18 @@ func TestSClientSeesWhatTheProgramIsTold(t *testing.T) {
 	r := newTLSRig(t)
 	print := script(t, r.dir, "print", printEnvOnly)
 	for _, cert := range []*certs.Cert{r.server, r.rsa} {
-		s := r.start(t, r.env(cert), "-s", "-RHl0", "127.0.0.1", "0", print)
+		s := r.start(t, r.env(cert), "-V", "-s", "-RHl0", "127.0.0.1", "0", print)
 		for _, version := range []string{"-tls1_2", "-tls1_3"} {
 			out := sClient(t, r, s.port, "", version)
 			proto, cipher := field(out, "Protocol"), field(out, "Cipher")
 			if proto == "" || cipher == "" || !strings.Contains(out, "Verify return code: 0 (ok)") {
 				t.Fatalf("%s: s_client said:\n%s", version, out)
 			}
+			line := regexp.MustCompile(`sslserver: ok (\d+) .*\nsslserver: ssl (\d+) accept ` + regexp.QuoteMeta(proto+":"+cipher) + "\n")
+			s.waitLog("-V's line", func(l string) bool {
+				m := line.FindAllStringSubmatch(l, -1)
+				return len(m) > 0 && m[len(m)-1][1] == m[len(m)-1][2]
+			})
 			if got := field(out, "SSL_PROTOCOL"); got != proto {
 				t.Errorf("%s: SSL_PROTOCOL=%s, s_client's Protocol %s", version, got, proto)
 			}
@@ -342,9 +347,11 @@ func TestSessionResumption(t *testing.T) {
 func TestCiphers(t *testing.T) {
 	r := newTLSRig(t)
 	print := script(t, r.dir, "print", printEnvOnly)
-	s := r.start(t, r.env(r.server, "CIPHERS=HIGH:ECDHE-ECDSA-AES256-GCM-SHA384:!aNULL"), "-s", "-RHl0", "127.0.0.1", "0", print)
-	s.waitLog("the warning", func(l string) bool {
-		return strings.Contains(l, "sslserver: warning: CIPHERS: ignoring HIGH, !aNULL (")
+	s := r.start(t, r.env(r.server, "CIPHERS=HIGH:ECDHE-ECDSA-AES256-GCM-SHA384:!aNULL", "DHFILE=/etc/dh.pem"),
+		"-s", "-RHl0", "127.0.0.1", "0", print)
+	s.waitLog("the warnings", func(l string) bool {
+		return strings.Contains(l, "sslserver: warning: CIPHERS: ignoring HIGH, !aNULL (") &&
+			strings.Contains(l, "sslserver: warning: DHFILE ignored: Go's TLS has no DHE key exchange\n")
 	})
 	out := sClient(t, r, s.port, "", "-tls1_2")
 	if field(out, "Cipher") != "ECDHE-ECDSA-AES256-GCM-SHA384" || field(out, "SSL_CIPHER") != "ECDHE-ECDSA-AES256-GCM-SHA384" {
