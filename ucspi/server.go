@@ -86,6 +86,9 @@ func (s *Server) run(operands []string) error {
 
 	s.dns = dns.New()
 	ctx, cancel := context.WithTimeout(context.Background(), dns.Timeout)
+	if s.Force6 && !s.IPv4Only && (hostname == "0" || hostname == "") {
+		hostname = "::" // -6: both families, as ucspi-tcp-ipv6's default
+	}
 	ip, err := Host(ctx, s.dns, hostname, s.IPv4Only)
 	cancel()
 	if err != nil {
