@@ -95,4 +95,3 @@ func TestStdioBecomesDevNull(t *testing.T) {
 		s.stop()
 	}
 }
-
