@@ -80,7 +80,7 @@ type block struct {
 
 func blocks(text string) []block {
 	var out []block
-	for _, para := range strings.Split(strings.TrimSpace(text), "\n\n") {
+	for _, para := range strings.Split(strings.Trim(text, "\n"), "\n\n") {
 		lines := strings.Split(strings.Trim(para, "\n"), "\n")
 		if para == "" {
 			continue

@@ -118,5 +118,5 @@ where /etc/tcp.smtp holds, for example:
   10.0.0.0/8:allow,RELAYCLIENT=""
   =.spammer.example:deny
   :allow`,
-	SeeAlso: []string{"tcprulescheck", "tcpserver", "cdb(5)"},
+	SeeAlso: []string{"tcprulescheck", "tcpserver"},
 }
