@@ -12,7 +12,7 @@ func TestSelect(t *testing.T) {
 		argv     []string
 		want     string // "" for ucspi itself
 	}{
-		{"/usr/local/bin/tcpserver", []string{"smtpd", "-1"}, "tcpserver"},   // chpst -b smtpd
+		{"/usr/local/bin/tcpserver", []string{"smtpd", "-1"}, "tcpserver"},    // chpst -b smtpd
 		{"/usr/local/bin/tcpserver", []string{"rblsmtpd", "-1"}, "tcpserver"}, // the file decides first
 		{"./tcpserver", []string{"tcpserver"}, "tcpserver"},
 		{"/usr/local/bin/ucspi", []string{"tcpserver", "-1"}, "tcpserver"}, // exec -a tcpserver ucspi
