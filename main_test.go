@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"testing"
@@ -285,7 +286,8 @@ func isStatic(t *testing.T, path string) bool {
 
 // TestInstallAndImageTree installs the static binary the way `make install` and
 // the Dockerfile do, then checks the tree: a static binary, one working symlink
-// per applet, idempotent re-runs, and an uninstall that removes only its own.
+// per applet, man pages, idempotent re-runs, and an uninstall that removes only
+// its own; in image mode, an /etc/services that tcpclient reads in a chroot.
 func TestInstallAndImageTree(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds a static binary")
@@ -297,19 +299,15 @@ func TestInstallAndImageTree(t *testing.T) {
 	if fi, err := os.Stat(static); err == nil {
 		t.Logf("static stripped binary: %d bytes (%.1f MB)", fi.Size(), float64(fi.Size())/1e6)
 	}
+	pages := writeMan(t)
 	root := t.TempDir()
-	install := func(args ...string) {
-		t.Helper()
-		cmd := exec.Command("scripts/install.sh", args...)
-		if b, err := cmd.CombinedOutput(); err != nil {
-			t.Fatalf("install.sh %q: %v\n%s", args, err, b)
-		}
-	}
-	install("--binary", static, root)
-	install("--binary", static, root) // again: must be harmless
+	install("scripts/install.sh").ok(t, "--binary", static, "--man", pages, root)
+	install("scripts/install.sh").ok(t, "--binary", static, "--man", pages, root) // again: must be harmless
 	bin := filepath.Join(root, "bin")
+	man1 := filepath.Join(root, "share", "man", "man1")
 	foreign := filepath.Join(bin, "not-ours")
 	os.WriteFile(foreign, []byte("keep me"), 0o644)
+	os.WriteFile(filepath.Join(man1, "not-ours.1"), []byte(".TH OTHER 1\n"), 0o644)
 
 	entries, _ := os.ReadDir(bin)
 	if len(entries) != len(applets.All())+2 {
@@ -323,15 +321,228 @@ func TestInstallAndImageTree(t *testing.T) {
 		if target, err := os.Readlink(link); err != nil || target != "ucspi" {
 			t.Errorf("%s: readlink = %q, %v; want a relative link to ucspi", link, target, err)
 		}
+		if b, err := os.ReadFile(filepath.Join(man1, a.Name+".1")); err != nil || !bytes.HasPrefix(b, []byte(".TH ")) {
+			t.Errorf("%s.1 not installed: %v", a.Name, err)
+		}
 	}
 	if _, _, code := run(t, filepath.Join(bin, "ucspi"), "--list"); code != 0 {
 		t.Error("installed ucspi --list failed")
 	}
 
-	install("--uninstall", root)
+	install("scripts/install.sh").ok(t, "--uninstall", root)
 	entries, _ = os.ReadDir(bin)
 	if len(entries) != 1 || entries[0].Name() != "not-ours" {
 		t.Errorf("after --uninstall bin holds %v, want only the foreign file", entries)
+	}
+	if entries, _ = os.ReadDir(man1); len(entries) != 1 || entries[0].Name() != "not-ours.1" {
+		t.Errorf("after --uninstall man1 holds %v, want only the foreign page", entries)
+	}
+
+	image := t.TempDir()
+	install("scripts/install.sh").ok(t, "--image", "--binary", static, image)
+	services, err := os.ReadFile(filepath.Join(image, "etc", "services"))
+	if err != nil || !regexp.MustCompile(`(?m)^smtp\s+25/tcp\s+mail$`).Match(services) {
+		t.Errorf("image's /etc/services: %v %q", err, clip(string(services)))
+	}
+	if os.Geteuid() != 0 {
+		t.Skip("not root: no chroot into the image tree")
+	}
+	// The README's `tcpserver ... smtp ...` in the image: the name is found.
+	// Nothing listens on 127.77.0.1, so tcpclient reports port 25 refused.
+	cmd := exec.Command("/usr/sbin/chroot", image, "/bin/tcpclient", "-RHl0", "127.77.0.1", "smtp", "/bin/ucspi")
+	out, _ := cmd.CombinedOutput()
+	if !strings.Contains(string(out), "127.77.0.1 port 25: ") {
+		t.Errorf("tcpclient in the image tree: %q", out)
+	}
+}
+
+// installer runs an install.sh.
+type install string
+
+func (script install) run(args ...string) (string, error) {
+	out, err := exec.Command(string(script), args...).CombinedOutput()
+	return string(out), err
+}
+
+func (script install) ok(t *testing.T, args ...string) {
+	t.Helper()
+	if out, err := script.run(args...); err != nil {
+		t.Fatalf("%s %q: %v\n%s", script, args, err, out)
+	}
+}
+
+// writeMan writes the man pages as `make man` does and returns their directory.
+func writeMan(t *testing.T) string {
+	t.Helper()
+	dir := t.TempDir()
+	for _, a := range applets.All() {
+		var b bytes.Buffer
+		a.WriteMan(&b, "test")
+		if err := os.WriteFile(filepath.Join(dir, a.Name+".1"), b.Bytes(), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return dir
+}
+
+// TestInstallRightAfterMake runs install.sh from a source tree where `make` has
+// just written bin/ucspi, with no options; and shows that a conflict found
+// anywhere leaves nothing installed.
+func TestInstallRightAfterMake(t *testing.T) {
+	tree := t.TempDir()
+	for _, f := range []string{"scripts/install.sh", "scripts/services"} {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		os.MkdirAll(filepath.Join(tree, "scripts"), 0o755)
+		os.WriteFile(filepath.Join(tree, f), b, 0o755)
+	}
+	b, err := os.ReadFile(reftest.Ours(t, "ucspi"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	os.MkdirAll(filepath.Join(tree, "bin"), 0o755)
+	os.WriteFile(filepath.Join(tree, "bin", "ucspi"), b, 0o755)
+	script := install(filepath.Join(tree, "scripts", "install.sh"))
+
+	root := t.TempDir()
+	script.ok(t, root)
+	if target, err := os.Readlink(filepath.Join(root, "bin", "tcpserver")); err != nil || target != "ucspi" {
+		t.Errorf("tcpserver link: %q %v", target, err)
+	}
+	if out, _, code := run(t, filepath.Join(root, "bin", "tcpserver"), "--help"); code != 0 || !strings.HasPrefix(out, "NAME\n    tcpserver - ") {
+		t.Errorf("installed tcpserver --help: exit %d, %q", code, clip(out))
+	}
+
+	for _, c := range []struct {
+		name    string
+		prepare func(dir string)
+		want    string
+	}{
+		{"a program in the way", func(dir string) {
+			os.MkdirAll(filepath.Join(dir, "bin"), 0o755)
+			os.WriteFile(filepath.Join(dir, "bin", "tcprules"), []byte("#!/bin/sh\n"), 0o755)
+		}, "/bin/tcprules exists and is not a link to ucspi"},
+		{"a link elsewhere", func(dir string) {
+			os.MkdirAll(filepath.Join(dir, "bin"), 0o755)
+			os.Symlink("/usr/bin/who", filepath.Join(dir, "bin", "who@"))
+		}, "/bin/who@ is a link to /usr/bin/who, not to ucspi"},
+		{"a file for bin", func(dir string) { os.WriteFile(filepath.Join(dir, "bin"), nil, 0o644) }, "/bin exists and is not a directory"},
+		{"a directory for ucspi", func(dir string) { os.MkdirAll(filepath.Join(dir, "bin", "ucspi"), 0o755) }, "/bin/ucspi exists and is not a file"},
+	} {
+		dir := t.TempDir()
+		c.prepare(dir)
+		before := tree2list(t, dir)
+		out, err := script.run(dir)
+		if err == nil || !strings.Contains(out, dir+c.want) || !strings.Contains(out, "install.sh: fatal: nothing installed") {
+			t.Errorf("%s: %v\n%s", c.name, err, out)
+		}
+		if after := tree2list(t, dir); after != before {
+			t.Errorf("%s: the tree changed from\n%s\nto\n%s", c.name, before, after)
+		}
+	}
+	// A man page of another package is in the way too.
+	dir := t.TempDir()
+	os.MkdirAll(filepath.Join(dir, "share", "man", "man1"), 0o755)
+	os.WriteFile(filepath.Join(dir, "share", "man", "man1", "tcpserver.1"), []byte(".TH tcpserver 1 \"\" \"ucspi-tcp 0.88\"\n"), 0o644)
+	if out, err := script.run("--man", writeMan(t), dir); err == nil || !strings.Contains(out, "tcpserver.1 exists and is not ucspi's") {
+		t.Errorf("a foreign man page: %v\n%s", err, out)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "bin")); err == nil {
+		t.Error("a foreign man page: bin was created")
+	}
+	// No binary: a clear message.
+	os.Remove(filepath.Join(tree, "bin", "ucspi"))
+	if out, err := script.run(t.TempDir()); err == nil || !strings.Contains(out, "bin/ucspi: run make first") {
+		t.Errorf("no binary: %v\n%s", err, out)
+	}
+}
+
+// tree2list lists every path under dir with its mode, for before/after checks.
+func tree2list(t *testing.T, dir string) string {
+	t.Helper()
+	var b strings.Builder
+	filepath.Walk(dir, func(p string, fi os.FileInfo, err error) error {
+		if err == nil {
+			b.WriteString(p + " " + fi.Mode().String() + "\n")
+		}
+		return nil
+	})
+	return b.String()
+}
+
+// TestDistKnowsItsVersion makes the release tarball and builds from it (a dry
+// run of make: the version is on the go build line), where there is no git.
+func TestDistKnowsItsVersion(t *testing.T) {
+	if err := exec.Command("git", "rev-parse", "HEAD").Run(); err != nil {
+		t.Skip("not a git clone:", err)
+	}
+	out := t.TempDir()
+	if b, err := exec.Command("scripts/dist.sh", "9.8.7", out).CombinedOutput(); err != nil {
+		t.Fatalf("dist.sh: %v\n%s", err, b)
+	}
+	unpacked := t.TempDir()
+	if b, err := exec.Command("tar", "-x", "-z", "-f", filepath.Join(out, "ucspi-9.8.7.tar.gz"), "-C", unpacked).CombinedOutput(); err != nil {
+		t.Fatalf("tar: %v\n%s", err, b)
+	}
+	src := filepath.Join(unpacked, "ucspi-9.8.7")
+	if v, err := os.ReadFile(filepath.Join(src, "VERSION")); err != nil || string(v) != "9.8.7\n" {
+		t.Errorf("VERSION = %q, %v", v, err)
+	}
+	for _, f := range []string{"LICENSE", "go.mod", "main.go", "scripts/install.sh"} {
+		if _, err := os.Stat(filepath.Join(src, f)); err != nil {
+			t.Errorf("tarball lacks %s", f)
+		}
+	}
+	make := exec.Command("make", "-n", "bin/ucspi")
+	make.Dir = src
+	make.Env = append(os.Environ(), "GIT_DIR=/nonexistent") // no clone to ask
+	if b, err := make.CombinedOutput(); err != nil || !strings.Contains(string(b), "-X main.version=9.8.7") {
+		t.Errorf("make in the tarball: %v\n%s", err, b)
+	}
+	// In the clone itself, git describe names the version.
+	make = exec.Command("make", "-n", "bin/ucspi")
+	describe, _ := exec.Command("git", "describe", "--always", "--dirty").Output()
+	if b, err := make.CombinedOutput(); err != nil || !strings.Contains(string(b), "-X main.version="+strings.TrimSpace(string(describe))) {
+		t.Errorf("make in the clone: %v\n%s", err, b)
+	}
+}
+
+// TestPackagingFiles checks what can be checked without a Docker engine: the
+// Dockerfile's shape (issue 15, §4) and `make image-tree` building the tree the
+// image copies.
+func TestPackagingFiles(t *testing.T) {
+	docker, err := os.ReadFile("Dockerfile")
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := string(docker)
+	for _, re := range []string{
+		`(?m)^FROM golang:\d+\.\d+\.\d+ AS build$`,                       // Go pinned to a patch release
+		`(?ms)^COPY go\.mod go\.sum \./\nRUN go mod download\n.*^COPY \. \.$`, // modules in their own layer
+		`(?m)^RUN make image-tree`,
+		`(?m)^COPY --from=build /src/build/image/ /$`,
+		`org\.opencontainers\.image\.source=`, `org\.opencontainers\.image\.licenses="ISC"`,
+		`org\.opencontainers\.image\.version=`, `org\.opencontainers\.image\.title=`,
+		`CAP_NET_BIND_SERVICE`, `CAP_SETUID`,
+	} {
+		if !regexp.MustCompile(re).MatchString(d) {
+			t.Errorf("Dockerfile does not match %s", re)
+		}
+	}
+	ignore, err := os.ReadFile(".dockerignore")
+	if err != nil || !regexp.MustCompile(`(?m)^\.git$`).Match(ignore) || !regexp.MustCompile(`(?m)^bin$`).Match(ignore) {
+		t.Errorf(".dockerignore: %v %q", err, ignore)
+	}
+	if b, err := exec.Command("make", "-n", "image-tree").CombinedOutput(); err != nil ||
+		!strings.Contains(string(b), "scripts/install.sh --image --binary bin/ucspi-static build/image") {
+		t.Errorf("make image-tree: %v\n%s", err, b)
+	}
+	license, err := os.ReadFile("LICENSE")
+	readme, _ := os.ReadFile("README.md")
+	if err != nil || !strings.HasPrefix(string(license), "ISC License") || !strings.Contains(string(readme), "ISC licence") {
+		t.Errorf("LICENSE (%v) and the README must agree on the ISC licence", err)
 	}
 }
 
