@@ -519,7 +519,7 @@ func TestPackagingFiles(t *testing.T) {
 	}
 	d := string(docker)
 	for _, re := range []string{
-		`(?m)^FROM golang:\d+\.\d+\.\d+ AS build$`,                       // Go pinned to a patch release
+		`(?m)^FROM golang:\d+\.\d+\.\d+ AS build$`,                            // Go pinned to a patch release
 		`(?ms)^COPY go\.mod go\.sum \./\nRUN go mod download\n.*^COPY \. \.$`, // modules in their own layer
 		`(?m)^RUN make image-tree`,
 		`(?m)^COPY --from=build /src/build/image/ /$`,
