@@ -18,20 +18,18 @@ var version = "dev"
 
 func main() {
 	s := applets.OSStdio()
-	if a := applets.Select(applets.ExecPath(), os.Args); a != nil {
-		os.Exit(a.Main(os.Args[1:], s))
+	if a, args := applets.Identify(applets.ExecPath(), os.Args); a != nil {
+		os.Exit(a.Main(args, s))
 	}
 	os.Exit(ucspi(os.Args[1:], s))
 }
 
-// ucspi is the binary under its own name and returns the exit status.
+// ucspi is the binary under its own name, its first argument naming no applet,
+// and returns the exit status.
 func ucspi(args []string, s *applets.Stdio) int {
 	if len(args) == 0 {
 		help(s.Err)
 		return 100
-	}
-	if a := applets.Lookup(args[0]); a != nil {
-		return a.Main(args[1:], s)
 	}
 	switch arg := args[0]; {
 	case arg == "--help" || arg == "-h":

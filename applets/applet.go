@@ -42,6 +42,13 @@ type Applet struct {
 	// argument, even "-x", reaches it untouched. Options its Setup defines are
 	// documentation (and completion) only; the applet reads them itself.
 	RawArgs bool
+	// Fuse, for an applet whose whole job is to decide and then exec the rest
+	// of its command line (argv0, rblsmtpd), makes that decision inside
+	// tcpserver, so that a connection starts one process instead of two: given
+	// the applet's arguments and its environment, it returns the file the
+	// applet would exec and its argv, or ok false when the applet must run
+	// (it would refuse its command line, or do more than exec).
+	Fuse func(args []string, getenv func(string) (string, bool)) (file string, argv []string, ok bool)
 	// Manual is the text of the man page and of --help.
 	Manual Manual
 }

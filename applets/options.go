@@ -142,14 +142,3 @@ func parseNumber(s string, max uint64) (uint64, error) {
 	}
 	return v, nil
 }
-
-// ScanUlong is djb's scan_ulong: the value of the leading decimal digits of s and
-// how many there were.
-func ScanUlong(s string) (uint64, int) {
-	var n uint64
-	i := 0
-	for ; i < len(s) && s[i] >= '0' && s[i] <= '9'; i++ {
-		n = n*10 + uint64(s[i]-'0')
-	}
-	return n, i
-}

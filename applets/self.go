@@ -1,32 +1,17 @@
 package applets
 
 import (
-	"path/filepath"
 	"syscall"
 	"unsafe"
 
 	"golang.org/x/sys/unix"
 )
 
-// Which applet a process is. djb's programs are separate files and do not care
-// what argv[0] says; ucspi is one file with many names, and argv[0] is the
-// caller's choice (runit's chpst -b, djb's argv0, the shell's exec -a and
-// supervisors that rename processes for ps set it freely). So the name of the
-// file that was executed decides first, argv[0] second, and a binary called by
-// neither name is ucspi itself, whose first argument names the applet.
-
-// Select returns the applet named by the last element of execPath (the file the
-// kernel executed, see ExecPath), else by argv[0]'s, else nil: the caller is
-// then `ucspi APPLET ...`.
-func Select(execPath string, argv []string) *Applet {
-	if a := Lookup(filepath.Base(execPath)); a != nil {
-		return a
-	}
-	if len(argv) > 0 {
-		return Lookup(filepath.Base(argv[0]))
-	}
-	return nil
-}
+// Which applet a process is (see Identify). djb's programs are separate files
+// and do not care what argv[0] says; ucspi is one file with many names, and
+// argv[0] is the caller's choice (runit's chpst -b, djb's argv0, the shell's
+// exec -a and supervisors that rename processes for ps set it freely). So the
+// name of the file that was executed decides first, and ExecPath gives it.
 
 // atExecFN is AT_EXECFN of linux/auxvec.h, which golang.org/x/sys/unix does not
 // name: the auxiliary vector entry holding the address of the path given to
@@ -64,24 +49,4 @@ func cString(p uintptr, max int) string {
 		}
 	}
 	return ""
-}
-
-// Self returns the applet that running path would start, when path is this very
-// binary (the same file as /proc/self/exe, through any symlinks) under an
-// applet's name; else nil. tcpserver can use it to recognise its own applets in
-// a chain such as tcpserver ... rblsmtpd ... and run them without a new
-// process. A copy of the binary is not this binary.
-func Self(path string) *Applet {
-	a := Lookup(filepath.Base(path))
-	if a == nil {
-		return nil
-	}
-	var me, it unix.Stat_t
-	if unix.Stat("/proc/self/exe", &me) != nil || unix.Stat(path, &it) != nil {
-		return nil
-	}
-	if me.Dev != it.Dev || me.Ino != it.Ino {
-		return nil
-	}
-	return a
 }

@@ -54,7 +54,11 @@ func tcpserverSetup(fs *pflag.FlagSet) Runner {
 	fs.VarP(userID{&s.UID}, "uid", "u", "switch to user `uid` once listening: a number, or a name from /etc/passwd")
 	fs.VarP(groupID{&s.GID}, "gid", "g", "switch to group `gid` once listening: a number, or a name from /etc/group")
 	fs.VarPF(envIDs{&s.UID, &s.GID}, "env-ids", "U", "take -u and -g from $UID and $GID, where set").NoOptDefVal = "true"
+	noFusion := fs.Bool("no-fusion", false, "start argv0 and rblsmtpd as processes even where tcpserver can do their work itself")
 	return func(_ *Stdio, operands []string) error {
+		if !*noFusion {
+			s.Fuse = Fuse
+		}
 		err := s.Run(operands)
 		if s.Verbosity == 0 {
 			return quiet(err)

@@ -12,6 +12,7 @@ import (
 
 	"github.com/ucspi-go/ucspi/ucspi/dns"
 	"github.com/ucspi-go/ucspi/ucspi/exit"
+	"github.com/ucspi-go/ucspi/ucspi/scan"
 )
 
 // The listening side of tcpserver: which address and port the command line
@@ -21,7 +22,7 @@ import (
 // being 0, as scan_ulong sees it), else a service name from /etc/services. A
 // number above 65535 is a usage error, where 0.88 took it modulo 65536.
 func Port(name string) (uint16, error) {
-	if n, digits := scanUlong(name); digits == len(name) {
+	if n, digits := scan.Ulong(name); digits == len(name) {
 		if n > 65535 || len(strings.TrimLeft(name, "0")) > 5 { // more digits could wrap n
 			return 0, exit.BadUsage("port out of range (0 to 65535): ", name)
 		}
@@ -58,7 +59,7 @@ func service(file, name string) (uint16, bool) {
 			if i == 1 || f != name {
 				continue
 			}
-			n, digits := scanUlong(num)
+			n, digits := scan.Ulong(num)
 			if digits == 0 || digits != len(num) || n > 65535 {
 				break
 			}
@@ -66,17 +67,6 @@ func service(file, name string) (uint16, bool) {
 		}
 	}
 	return 0, false
-}
-
-// scanUlong is djb's scan_ulong: the value of s's leading digits and how many
-// there were.
-func scanUlong(s string) (uint64, int) {
-	var n uint64
-	i := 0
-	for ; i < len(s) && s[i] >= '0' && s[i] <= '9'; i++ {
-		n = n*10 + uint64(s[i]-'0')
-	}
-	return n, i
 }
 
 // Host finds the address tcpserver binds for its host argument: "0" or "" is
@@ -231,7 +221,7 @@ func (l *Listener) bind(ip netip.Addr, port uint16, iface string) error {
 	if iface != "" {
 		if ifi, err := net.InterfaceByName(iface); err == nil {
 			sa.ZoneId = uint32(ifi.Index)
-		} else if n, digits := scanUlong(iface); digits == len(iface) {
+		} else if n, digits := scan.Ulong(iface); digits == len(iface) {
 			sa.ZoneId = uint32(n)
 		}
 	}
