@@ -535,6 +535,11 @@ func TestPackagingFiles(t *testing.T) {
 	if err != nil || !regexp.MustCompile(`(?m)^\.git$`).Match(ignore) || !regexp.MustCompile(`(?m)^bin$`).Match(ignore) {
 		t.Errorf(".dockerignore: %v %q", err, ignore)
 	}
+	if b, err := exec.Command("make", "-n", "install", "DESTDIR=/stage", "PREFIX=/usr").CombinedOutput(); err != nil ||
+		!strings.Contains(string(b), "scripts/install.sh --binary bin/ucspi-static --man man/man1 /stage/usr\n") ||
+		!strings.Contains(string(b), "internal/genman man/man1") {
+		t.Errorf("make install: %v\n%s", err, b)
+	}
 	if b, err := exec.Command("make", "-n", "image-tree").CombinedOutput(); err != nil ||
 		!strings.Contains(string(b), "scripts/install.sh --image --binary bin/ucspi-static build/image") {
 		t.Errorf("make image-tree: %v\n%s", err, b)
@@ -556,5 +561,55 @@ func TestReadmeListsEveryApplet(t *testing.T) {
 		if row := "| `" + a.Name + "` | " + a.Summary + " |"; !strings.Contains(string(readme), row) {
 			t.Errorf("README.md lacks the row %q", row)
 		}
+	}
+}
+
+// TestReadmeQuickStart runs the README's quick start: the server it starts and
+// the client that talks to it (on a port of the kernel's choosing rather than
+// 8000), and checks that it names what `make test` needs.
+func TestReadmeQuickStart(t *testing.T) {
+	readme, err := os.ReadFile("README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	start := regexp.MustCompile("(?s)## Quick start\n\n```sh\n(.*?)```").FindSubmatch(readme)
+	if start == nil {
+		t.Fatal("README.md has no quick start")
+	}
+	var server, client []string
+	for _, line := range strings.Split(string(start[1]), "\n") {
+		cmd, _, _ := strings.Cut(line, "#")
+		switch f := strings.Fields(strings.TrimSuffix(strings.TrimSpace(cmd), "&")); {
+		case len(f) > 2 && f[0] == "bin/ucspi" && f[1] == "tcpserver":
+			server = f[2:]
+		case len(f) > 2 && f[0] == "bin/ucspi" && f[1] == "tcpcat":
+			client = f[2:]
+		}
+	}
+	if len(server) < 3 || len(client) != 2 || server[len(server)-3] != client[1] || server[len(server)-4] != client[0] {
+		t.Fatalf("quick start: server %q, client %q: not one talking to the other", server, client)
+	}
+	// The same commands, the port left to the kernel and printed (-1).
+	server[len(server)-3] = "0"
+	cmd := exec.Command(reftest.Ours(t, "ucspi"), append([]string{"tcpserver", "-1"}, server...)...)
+	cmd.Env = []string{"PATH=" + os.Getenv("PATH")}
+	out, err := cmd.StdoutPipe()
+	if err != nil || cmd.Start() != nil {
+		t.Fatal("starting the server:", err)
+	}
+	defer cmd.Wait()
+	defer cmd.Process.Kill()
+	port, _ := bufio.NewReader(out).ReadString('\n')
+	got, errOut, code := run(t, reftest.Ours(t, "ucspi"), "tcpcat", client[0], strings.TrimSpace(port))
+	if got != "hello\n" || code != 0 {
+		t.Errorf("tcpcat: %q, exit %d, stderr %q", got, code, errOut)
+	}
+	for _, want := range []string{"make test-short", "**root**", "ucspi-tcp", "daemontools", "runit", "ucspi-tcp-ipv6", "**time**", "90 seconds"} {
+		if !bytes.Contains(readme, []byte(want)) {
+			t.Errorf("README.md does not say %q", want)
+		}
+	}
+	if mk, _ := os.ReadFile("Makefile"); !regexp.MustCompile(`(?m)^test-short:`).Match(mk) {
+		t.Error("the Makefile has no test-short target")
 	}
 }

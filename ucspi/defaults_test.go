@@ -95,3 +95,42 @@ func TestStdioBecomesDevNull(t *testing.T) {
 		s.stop()
 	}
 }
+
+// TestIDNames: -u and -g names switch to the same ids as the numbers they stand
+// for under 0.88 (as root: the program runs with them).
+func TestIDNames(t *testing.T) {
+	ref := reftest.Ref(t, "tcpserver")
+	passwd, _ := os.ReadFile("/etc/passwd")
+	group, _ := os.ReadFile("/etc/group")
+	if os.Getuid() != 0 || !strings.Contains("\n"+string(passwd), "\nnobody:x:65534:") ||
+		!strings.Contains("\n"+string(group), "\nnogroup:x:65534:") {
+		t.Skip("needs root, and nobody and nogroup as 65534")
+	}
+	dir := t.TempDir()
+	os.Chmod(filepath.Dir(dir), 0o755) // nobody must reach the script
+	os.Chmod(dir, 0o755)
+	id := script(t, dir, "id", "id\n")
+	for _, c := range []struct {
+		numbers, names []string
+		want           string
+	}{
+		{[]string{"-g", "65534", "-u", "65534"}, []string{"-g", "nogroup", "-u", "nobody"}, "uid=65534(nobody) gid=65534(nogroup) groups=65534(nogroup)\n"},
+		{[]string{"-u", "65534"}, []string{"--uid=nobody"}, "uid=65534(nobody) gid=0(root) groups=0(root)\n"},
+	} {
+		scenario{
+			args:  append(append([]string{"-v", "-RHl0"}, c.numbers...), "127.0.0.1", "0", id),
+			ours:  append(append([]string{"-v", "-RHl0"}, c.names...), "127.0.0.1", "0", id),
+			conns: []exchange{{}},
+		}.compare(t, ref)
+		s := startServer(t, reftest.Ours(t, "tcpserver"), nil, append(append([]string{"-RHl0"}, c.names...), "127.0.0.1", "0", id)...)
+		if out, _ := talk(t, s.addr("127.0.0.1"), "", ""); out != c.want {
+			t.Errorf("%q: the program ran as %q, want %q", c.names, out, c.want)
+		}
+		s.stop()
+	}
+	// -U reads names too.
+	s := startServer(t, reftest.Ours(t, "tcpserver"), pathEnv("UID=nobody", "GID=nogroup"), "-U", "-RHl0", "127.0.0.1", "0", id)
+	if out, _ := talk(t, s.addr("127.0.0.1"), "", ""); out != "uid=65534(nobody) gid=65534(nogroup) groups=65534(nogroup)\n" {
+		t.Errorf("-U with names: the program ran as %q", out)
+	}
+}
