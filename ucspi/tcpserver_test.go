@@ -220,15 +220,23 @@ func TestIDs(t *testing.T) {
 			t.Errorf("as nobody, %q: reference %d %q, ours %d %q", args, want.Code, want.Stderr, got.Code, got.Stderr)
 		}
 	}
+	// The script must be reachable by nobody: TempDir's parent is 0700.
 	dir := t.TempDir()
+	os.Chmod(filepath.Dir(dir), 0o755)
 	os.Chmod(dir, 0o755)
-	id := script(t, dir, "id", "id\n")
-	for _, args := range [][]string{
-		{"-v", "-RHl0", "-g", "65534", "-u", "65534", "127.0.0.1", "0", id},
-		{"-v", "-RHl0", "-U", "127.0.0.1", "0", id},
-		{"-v", "-RHl0", "-g", "3", "127.0.0.1", "0", id},
+	id := script(t, dir, "id", "/usr/bin/id\n")
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"-v", "-RHl0", "-g", "65534", "-u", "65534", "127.0.0.1", "0", id}, "uid=65534(nobody) gid=65534(nogroup) groups=65534(nogroup)"},
+		{[]string{"-v", "-RHl0", "-U", "127.0.0.1", "0", id}, "uid=65534(nobody) gid=65534(nogroup) groups=65534(nogroup)"},
+		{[]string{"-v", "-RHl0", "-g", "3", "127.0.0.1", "0", id}, "uid=0(root) gid=3(sys) groups=3(sys)"},
 	} {
-		scenario{args: args, env: pathEnv("UID=65534", "GID=65534"), conns: []exchange{{}}}.compare(t, ref)
+		got := scenario{args: c.args, env: pathEnv("UID=65534", "GID=65534"), conns: []exchange{{}}}.compare(t, ref)
+		if strings.TrimSpace(got.replies[0]) != c.want {
+			t.Errorf("%q: the program ran as %q, want %q", c.args, got.replies[0], c.want)
+		}
 	}
 }
 
