@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"math"
 	"net"
 	"os"
 	"os/exec"
@@ -66,8 +67,8 @@ func sslclientSetup(fs *pflag.FlagSet) Runner {
 	fs.StringVarP(&x.tls.CertFile, "certfile", "c", "", "show the certificate in `certfile` if the server asks")
 	fs.StringVarP(&x.tls.KeyFile, "keyfile", "k", "", "its key, in `keyfile` (default: in certfile)")
 	fs.StringVarP(&x.tls.Ciphers, "ciphers", "z", "", "the TLS 1.2 suites of the OpenSSL cipher list `ciphers`")
-	Ulong(fs, &x.depth, 1, "verify-depth", "V", "allow `n` intermediate certificates")
-	Ulong(fs, &x.idle, 3600, "idle-timeout", "w", "end the connection when silent both ways for `n` seconds")
+	Number(fs, &x.depth, 1, 100, "verify-depth", "V", "allow `verifydepth` intermediate certificates")
+	Number(fs, &x.idle, 3600, math.MaxUint64, "idle-timeout", "w", "end the connection when silent both ways for `progtimeout` seconds")
 	return func(s *Stdio, operands []string) error {
 		if _, ok := os.LookupEnv(helperEnv); ok && len(os.Environ()) == 1 {
 			ssl.ServeClient()
@@ -199,7 +200,8 @@ func sendConfig(ctl *os.File, cc *ssl.ClientConfig) error {
 	return syscall.Shutdown(int(ctl.Fd()), syscall.SHUT_WR)
 }
 
-const sslclientManual = `sslclient is tcpclient with TLS, compatible with ucspi-ssl's sslclient. It
+var sslclientManual = Manual{
+	Description: `sslclient is tcpclient with TLS, compatible with ucspi-ssl's sslclient. It
 connects to host and port as tcpclient does (the same options, -T x+y, the
 same messages), makes the TLS handshake within x+y seconds, verifies the
 server, and runs program with descriptor 6 reading from and descriptor 7
@@ -213,24 +215,28 @@ fatal: unable to establish TLS with IP port N: REASON", runs nothing, and exits
 
 Verification, by default: the server's certificate chain against the
 authorities of -a cafile and -A cadir (by default the system's), at most -V
-intermediates deep (default 1) — REASON then says "expired", "unknown
-authority" — and its name against host, DNS name or IP address alike (REASON
+intermediates deep (default 1), REASON then saying "expired" or "unknown
+authority"; and its name against host, DNS name or IP address alike (REASON
 says "name"). -X takes any chain; -N any name. -c certfile and -k keyfile
 (default: the key is in certfile) are shown if the server asks for a
 certificate; -3 reads the key's password, up to a NUL, from descriptor 3 (a
 key encrypted the legacy PEM way). -z ciphers is an OpenSSL cipher list, of
 which the TLS 1.2 suite names are honoured. TLS 1.2 and 1.3 only; SNI is sent
 when host is a name. -w n ends a connection silent both ways for n seconds
-(default 3600).
-
-The program's environment: PROTO=SSL, SSLLOCALIP, SSLLOCALPORT, SSLLOCALHOST,
+(default 3600).`,
+	Environment: `The program's environment: PROTO=SSL, SSLLOCALIP, SSLLOCALPORT, SSLLOCALHOST,
 SSLREMOTEIP, SSLREMOTEPORT, SSLREMOTEHOST, SSLREMOTEINFO, as tcpclient sets the
 TCP* ones (-h, -H, -r, -R, -l, -t as for tcpclient). -e also sets the TCP*
 variables, PROTO then being TCP or TCP6. -s sets mod_ssl's variables:
 SSL_PROTOCOL, SSL_CIPHER, SSL_CIPHER_USEKEYSIZE, SSL_CIPHER_ALGKEYSIZE,
 SSL_VERSION_INTERFACE, SSL_VERSION_LIBRARY, and SSL_SERVER_S_DN, _I_DN, their
 components, _M_SERIAL, _V_START, _V_END, _CERT for the server's certificate
-(SSL_CLIENT_ ones for ours, if it was asked for).
+(SSL_CLIENT_ ones for ours, if it was asked for).`,
+	ExitStatus: `100 for a usage error, 111 if sslclient cannot connect, verify
+or run the program; otherwise the program's.`,
+	Examples: `Ask a mail server over SMTPS what it says first, verified against the
+system's authorities:
 
-Exit status: 100 for a usage error, 111 if sslclient cannot connect, verify
-or run the program; otherwise the program's.`
+  sslclient -RHl0 mx.example.org 465 sh -c 'echo QUIT >&7; cat <&6'`,
+	SeeAlso: []string{"sslserver", "tcpclient", "openssl-s_server(1)"},
+}

@@ -1,6 +1,8 @@
 package applets
 
 import (
+	"math"
+
 	"github.com/spf13/pflag"
 
 	"github.com/ucspi-go/ucspi/ucspi"
@@ -58,26 +60,31 @@ func sslserverSetup(fs *pflag.FlagSet) Runner {
 	fs.StringVarP(&t.Banner, "banner", "B", "", "write `banner` to each connection, through TLS (in clear with -n)")
 	fs.VarP(localName{&s.LocalHost}, "local-name", "l", "use `localname` for SSLLOCALHOST instead of looking it up")
 	fs.StringVarP(&s.Interface, "interface", "I", "", "the `interface` of a link-local IPv6 address")
-	Ulong(fs, &s.Limit, 40, "limit", "c", "run at most `limit` programs at once")
-	Ulong(fs, &s.Backlog, 20, "backlog", "b", "the kernel's `backlog` of connections not yet accepted")
-	Ulong(fs, &s.Timeout, 26, "timeout", "t", "give up on SSLREMOTEINFO after `timeout` seconds")
-	Ulong(fs, &t.Handshake, 26, "ssl-timeout", "T", "give up on a handshake after `n` seconds")
-	Ulong(fs, &t.Idle, 3600, "idle-timeout", "w", "drop a connection silent both ways for `n` seconds")
-	Ulong(fs, &s.UID, 0, "uid", "u", "switch to user id `uid` once listening")
-	Ulong(fs, &s.GID, 0, "gid", "g", "switch to group id `gid` once listening")
-	fs.VarPF(envIDs{&s.UID, &s.GID}, "env-ids", "U", "take the user and group ids from $UID and $GID").NoOptDefVal = "true"
-	Ulong(fs, &t.Drain, 0, "drain", "", "on SIGTERM, stop accepting and give the connections `n` seconds to end")
+	Number(fs, &s.Limit, 40, math.MaxUint64, "limit", "c", "run at most `limit` programs at once")
+	Number(fs, &s.Backlog, 20, math.MaxUint32, "backlog", "b", "the kernel's `backlog` of connections not yet accepted")
+	Number(fs, &s.Timeout, 26, math.MaxUint64, "timeout", "t", "give up on SSLREMOTEINFO after `timeout` seconds")
+	Number(fs, &t.Handshake, 26, math.MaxUint64, "ssl-timeout", "T", "give up on a handshake after `ssltimeout` seconds")
+	Number(fs, &t.Idle, 3600, math.MaxUint64, "idle-timeout", "w", "drop a connection silent both ways for `progtimeout` seconds")
+	fs.VarP(userID{&s.UID}, "uid", "u", "switch to user `uid` once listening: a number, or a name from /etc/passwd")
+	fs.VarP(groupID{&s.GID}, "gid", "g", "switch to group `gid` once listening: a number, or a name from /etc/group")
+	fs.VarPF(envIDs{&s.UID, &s.GID}, "env-ids", "U", "take -u and -g from $UID and $GID, where set").NoOptDefVal = "true"
+	Number(fs, &t.Drain, 0, math.MaxUint64, "drain", "", "on SIGTERM, stop accepting and give the connections `n` seconds to end")
 	fs.BoolVar(&s.ReusePort, "reuse-port", false, "listen with SO_REUSEPORT, so that a new server can take the port over")
 	noFusion := fs.Bool("no-fusion", false, "start argv0 and rblsmtpd as processes even where sslserver can do their work itself")
 	return func(_ *Stdio, operands []string) error {
 		if !*noFusion {
 			s.Fuse = Fuse
 		}
-		return s.Run(operands)
+		err := s.Run(operands)
+		if s.Verbosity == 0 {
+			return quiet(err)
+		}
+		return err
 	}
 }
 
-const sslserverManual = `sslserver is tcpserver with TLS, compatible with ucspi-ssl's sslserver: run
+var sslserverManual = Manual{
+	Description: `sslserver is tcpserver with TLS, compatible with ucspi-ssl's sslserver: run
 scripts written for it work by name. It waits for TCP connections to host and
 port; for each it looks up the names and the rules as tcpserver does (a client
 the rules deny gets no handshake), makes the TLS handshake within -T seconds,
@@ -86,31 +93,6 @@ a socketpair whose other end the server relays to and from the TLS connection.
 The end of the client's data is the end of the program's input; the end of the
 program's output is the end of the connection's (close_notify, then FIN); -w
 drops a connection silent both ways for that long (default 3600 seconds).
-
-The program's environment: PROTO=SSL, SSLLOCALIP, SSLLOCALPORT, SSLLOCALHOST,
-SSLREMOTEIP, SSLREMOTEPORT, SSLREMOTEHOST, SSLREMOTEINFO (unset when unknown).
--e also sets tcpserver's TCP* (and TCP6*) variables, PROTO then being TCP or
-TCP6, for a program written for tcpserver. -s sets mod_ssl's variables:
-SSL_PROTOCOL (TLSv1.3), SSL_CIPHER (OpenSSL's name), SSL_CIPHER_USEKEYSIZE,
-SSL_CIPHER_ALGKEYSIZE, SSL_VERSION_INTERFACE, SSL_VERSION_LIBRARY, and for the
-server's certificate and the client's (if one was sent) SSL_SERVER_S_DN,
-SSL_SERVER_I_DN (/C=DE/O=Example/CN=mx), their components _C _ST _L _O _OU _CN
-_Email, SSL_SERVER_M_SERIAL (decimal), SSL_SERVER_V_START, SSL_SERVER_V_END
-(Nov 30 11:42:07 2026 GMT), SSL_SERVER_CERT (PEM), the same with SSL_CLIENT_,
-and SSL_CLIENT_VERIFY (SUCCESS or NONE).
-
-Read at start, before listening: $CERTFILE, or $CERTCHAINFILE (which wins: the
-certificates in any order, the leaf being the one matching the key); $KEYFILE
-(unset or empty: the key is in the certificate file); with -3 the key's
-password, up to a NUL on descriptor 3 (keys encrypted the legacy PEM way;
-encrypted PKCS#8 is refused); $CAFILE and $CADIR, the authorities a client
-certificate is verified against, $VERIFYDEPTH deep (default 1: one
-intermediate); $CCAFILE, the authorities named in the certificate request ("-":
-never ask for one); $CIPHERS, an OpenSSL cipher list of which the TLS 1.2 suite
-names are honoured (a warning names the rest); $DHFILE is ignored with a
-warning. A certificate that cannot be used stops the server: "sslserver:
-fatal: unable to load certificate FILE: REASON", exit 111. An expired one only
-warns. TLS 1.2 and 1.3 only.
 
 The certificate and key are renewed without a restart: before a handshake, at
 most once a second, the files are looked at (inode, size, modification time)
@@ -149,5 +131,43 @@ that connection only. On SIGTERM the server stops accepting and exits at once,
 which ends the live connections (their programs see the end of their input);
 --drain n first gives them up to n seconds, and with --reuse-port a new server
 can listen on the port meanwhile. (Under ucspi-ssl each connection's process
-outlived the server.) Exit status: 100 for a usage error, 111 when it cannot
-start.`
+outlived the server.)`,
+	Environment: `The program's environment: PROTO=SSL, SSLLOCALIP, SSLLOCALPORT, SSLLOCALHOST,
+SSLREMOTEIP, SSLREMOTEPORT, SSLREMOTEHOST, SSLREMOTEINFO (unset when unknown).
+-e also sets tcpserver's TCP* (and TCP6*) variables, PROTO then being TCP or
+TCP6, for a program written for tcpserver. -s sets mod_ssl's variables:
+SSL_PROTOCOL (TLSv1.3), SSL_CIPHER (OpenSSL's name), SSL_CIPHER_USEKEYSIZE,
+SSL_CIPHER_ALGKEYSIZE, SSL_VERSION_INTERFACE, SSL_VERSION_LIBRARY, and for the
+server's certificate and the client's (if one was sent) SSL_SERVER_S_DN,
+SSL_SERVER_I_DN (/C=DE/O=Example/CN=mx), their components _C _ST _L _O _OU _CN
+_Email, SSL_SERVER_M_SERIAL (decimal), SSL_SERVER_V_START, SSL_SERVER_V_END
+(Nov 30 11:42:07 2026 GMT), SSL_SERVER_CERT (PEM), the same with SSL_CLIENT_,
+and SSL_CLIENT_VERIFY (SUCCESS or NONE).
+
+Read at start, before listening: $CERTFILE, or $CERTCHAINFILE (which wins: the
+certificates in any order, the leaf being the one matching the key); $KEYFILE
+(unset or empty: the key is in the certificate file); with -3 the key's
+password, up to a NUL on descriptor 3 (keys encrypted the legacy PEM way;
+encrypted PKCS#8 is refused); $CAFILE and $CADIR, the authorities a client
+certificate is verified against, $VERIFYDEPTH deep (default 1: one
+intermediate); $CCAFILE, the authorities named in the certificate request ("-":
+never ask for one); $CIPHERS, an OpenSSL cipher list of which the TLS 1.2 suite
+names are honoured (a warning names the rest); $DHFILE is ignored with a
+warning. A certificate that cannot be used stops the server: "sslserver:
+fatal: unable to load certificate FILE: REASON", exit 111. An expired one only
+warns. TLS 1.2 and 1.3 only.`,
+	ExitStatus: `0 on SIGTERM. 100 for a usage error, 111 when it cannot
+start.`,
+	Examples: `An SMTP service on port 465 with qmail, its certificate renewed in place:
+
+  CERTFILE=/etc/ssl/mx.pem KEYFILE=/etc/ssl/mx.key \
+    sslserver -v -e -x /etc/tcp.smtp.cdb -u qmaild -g nofiles \
+    0 465 /var/qmail/bin/qmail-smtpd 2>&1 | multilog t /var/log/smtps
+
+STARTTLS on port 25 with mailfront, which offers it when a rule sets UCSPITLS:
+
+  echo ':allow,UCSPITLS=""' | tcprules /etc/tcp.smtp.cdb /etc/tcp.smtp.tmp
+  CERTFILE=/etc/ssl/mx.pem PLUGINS=starttls-ucspi:accept \
+    sslserver -n -x /etc/tcp.smtp.cdb 0 25 mailfront smtp qmail`,
+	SeeAlso: []string{"sslclient", "tcpserver", "tcprules", "openssl-s_client(1)", "multilog(8)"},
+}
