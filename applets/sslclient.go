@@ -142,10 +142,10 @@ func sslclient(o *clientOptions, x *sslOptions, errs io.Writer, operands []strin
 		return exit.FatalSys(exit.Temporary, err, "unable to start TLS: ")
 	}
 	env := c.Environment(ctx, conn) // the lookups, while the child shakes hands
-	sslVars, failure := ssl.ReadClientResult(ctl)
+	sslVars, err := ssl.ReadClientResult(ctl)
 	ctl.Close()
-	if failure != "" {
-		return exit.Fatal(exit.Temporary, "unable to establish TLS with ", ip, " port ", strconv.Itoa(int(port)), ": ", failure)
+	if err != nil {
+		return exit.Fatal(exit.Temporary, "unable to establish TLS with ", ip, " port ", strconv.Itoa(int(port)), ": ", err.Error())
 	}
 	vars := append(ucspi.SSLVars(env, x.tcpVars), sslVars...)
 	program := operands[2:]

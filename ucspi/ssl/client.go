@@ -142,21 +142,22 @@ func clientReason(err error) string {
 }
 
 // ReadClientResult reads the child's answer from the control socket: the -s
-// variables, or the reason the handshake failed.
-func ReadClientResult(ctl io.Reader) (vars []string, failure string) {
+// variables, or why the handshake failed.
+func ReadClientResult(ctl io.Reader) ([]string, error) {
 	b, err := io.ReadAll(io.LimitReader(ctl, 1<<20))
 	switch {
 	case bytes.HasPrefix(b, []byte("ok\n")):
+		var vars []string
 		for _, kv := range bytes.Split(bytes.TrimSuffix(b[3:], []byte{0, 0}), []byte{0}) {
 			if len(kv) > 0 {
 				vars = append(vars, string(kv))
 			}
 		}
-		return vars, ""
-	case bytes.HasPrefix(b, []byte("fail\n")):
-		return nil, string(b[5:])
+		return vars, nil
+	case bytes.HasPrefix(b, []byte("fail\n")) && len(b) > 5:
+		return nil, errors.New(string(b[5:]))
 	case err != nil:
-		return nil, Reason(err)
+		return nil, errors.New(Reason(err))
 	}
-	return nil, "the TLS child ended without an answer"
+	return nil, errors.New("the TLS child ended without an answer")
 }

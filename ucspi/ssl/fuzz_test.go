@@ -1,6 +1,7 @@
 package ssl
 
 import (
+	"bytes"
 	"crypto"
 	"strings"
 	"testing"
@@ -44,6 +45,27 @@ func FuzzOneLine(f *testing.F) {
 		for _, comp := range components {
 			if v, ok := first(atvs, comp.oid); ok && strings.ContainsAny(v, "\x00\n\r") {
 				t.Fatalf("component %s = %q", comp.suffix, v)
+			}
+		}
+	})
+}
+
+// FuzzReadClientResult: whatever sslclient's child answers (or a stranger on
+// its control socket), the result is variables or a reason, never both, and
+// the variables are what AppendEnv would have sent.
+func FuzzReadClientResult(f *testing.F) {
+	f.Add([]byte("ok\nSSL_PROTOCOL=TLSv1.3\x00SSL_CIPHER=TLS_AES_128_GCM_SHA256\x00\x00"))
+	f.Add([]byte("fail\ncertificate signed by unknown authority"))
+	f.Add([]byte("ok\n\x00"))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		vars, err := ReadClientResult(bytes.NewReader(b))
+		ok := bytes.HasPrefix(b, []byte("ok\n"))
+		if ok != (err == nil) || err != nil && (len(vars) > 0 || err.Error() == "") {
+			t.Fatalf("%q: vars %q, error %v", b, vars, err)
+		}
+		for _, kv := range vars {
+			if kv == "" || strings.ContainsRune(kv, 0) {
+				t.Fatalf("%q: variable %q", b, kv)
 			}
 		}
 	})
