@@ -114,9 +114,7 @@ func scriptDial(s *Stdio, host, port string) (*os.File, int) {
 		Resolver:  dns.New(),
 		Warn:      s.Err,
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), dns.Timeout)
-	defer cancel()
-	conn, err := dial(ctx, c, host, port)
+	conn, err := dial(context.Background(), c, host, port)
 	if err != nil {
 		e := exit.As(err)
 		if !e.Silent() {

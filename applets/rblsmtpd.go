@@ -92,13 +92,13 @@ func seconds(n uint64) time.Duration {
 	return time.Duration(min(n, math.MaxUint32)) * time.Second
 }
 
-// lookupTimeout is $RBLSMTPD_DNS_TIMEOUT seconds (fractions allowed), else
-// dns.Timeout, djb's bound on one lookup.
+// lookupTimeout is $RBLSMTPD_DNS_TIMEOUT seconds (fractions allowed), else 0:
+// no bound but the time djb's retries take.
 func lookupTimeout() time.Duration {
-	if v, err := strconv.ParseFloat(os.Getenv(lookupTimeoutVar), 64); err == nil && v > 0 && v < dns.Timeout.Seconds() {
+	if v, err := strconv.ParseFloat(os.Getenv(lookupTimeoutVar), 64); err == nil && v > 0 && v < math.MaxInt64/float64(time.Second) {
 		return time.Duration(v * float64(time.Second))
 	}
-	return dns.Timeout
+	return 0
 }
 
 const rblsmtpdManual = `rblsmtpd runs in front of an SMTP server (smtpd, usually qmail-smtpd) under tcpserver. Normally it runs smtpd in its own place: same process, same descriptors, nothing read from the client. But when told to block mail from this client, it does not run smtpd: it holds its own limited SMTP conversation, rejecting every attempt to send a message, and prints one line on descriptor 2: "rblsmtpd: IP pid PID: CODE TEXT".
@@ -111,7 +111,7 @@ Otherwise rblsmtpd looks $TCPREMOTEIP up in the lists given by -r and -a, in ord
 
 Failed lookups: with -C (the default) a failed -r lookup lists nobody and a failed -a lookup anti-lists the client; with -c a failed -r lookup blocks the client with "451 temporary RBL lookup error" and a failed -a lookup anti-lists nobody. After a failed lookup any rejection uses 451, even with -b: a lookup failure never bounces mail.
 
-Environment: $RBLSMTPD and $TCPREMOTEIP as above. $DNSCACHEIP, a list of IP addresses, sends the DNS queries to those servers instead of the ones in /etc/resolv.conf. $RBLSMTPD_DNS_TIMEOUT bounds each lookup, in seconds (fractions allowed, default 60). $RBLSMTPD_DEFAULT_BASE, when set and no -r is given, is the list to consult (in either -r form), after the -a lists, as 0.88 consulted its built-in one.
+Environment: $RBLSMTPD and $TCPREMOTEIP as above. $DNSCACHEIP, one or more IP addresses (separated by dots, as djb's library reads it), sends the DNS queries to those servers instead of the ones in /etc/resolv.conf; /etc/hosts is never read. $RBLSMTPD_DNS_TIMEOUT bounds each lookup, in seconds (fractions allowed); by default a lookup takes as long as djb's DNS library would (it tries each server for 3, 11 and 45 seconds before giving up). $RBLSMTPD_DEFAULT_BASE, when set and no -r is given, is the list to consult (in either -r form), after the -a lists, as 0.88 consulted its built-in one.
 
 Exit codes: 100 for a usage error, 111 when smtpd cannot be run ("rblsmtpd: fatal: unable to run smtpd: REASON"), 0 at the end of a conversation; otherwise smtpd's own.
 

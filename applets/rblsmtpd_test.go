@@ -121,7 +121,7 @@ func TestRblsmtpdTimeouts(t *testing.T) {
 		v    string
 		want time.Duration
 	}{
-		{"", time.Minute}, {"0.25", 250 * time.Millisecond}, {"2", 2 * time.Second}, {"0", time.Minute}, {"-1", time.Minute}, {"x", time.Minute}, {"3600", time.Minute},
+		{"", 0}, {"0.25", 250 * time.Millisecond}, {"2", 2 * time.Second}, {"0", 0}, {"-1", 0}, {"x", 0}, {"3600", time.Hour}, {"1e300", 0},
 	} {
 		t.Setenv(lookupTimeoutVar, tc.v)
 		if got := lookupTimeout(); got != tc.want {

@@ -90,8 +90,7 @@ func tcpclient(o *clientOptions, errs io.Writer, operands []string) error {
 	if len(operands) < 3 {
 		return exit.Usage()
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), dns.Timeout)
-	defer cancel()
+	ctx := context.Background()
 	conn, err := dial(ctx, c, operands[0], operands[1])
 	if err != nil {
 		return err

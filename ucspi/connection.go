@@ -6,11 +6,11 @@ import (
 	"io/fs"
 	"net"
 	"net/netip"
+	"slices"
 	"syscall"
 	"time"
 
 	"github.com/ucspi-go/ucspi/cdbrules"
-	"github.com/ucspi-go/ucspi/ucspi/dns"
 )
 
 // serve does for one connection what 0.88's child does before it runs the
@@ -100,30 +100,22 @@ func (s *Server) lookupRules(c *Conn) (cdbrules.Decision, error) {
 // name is the first PTR name for ip, nil when there is none or the lookup
 // fails, as 0.88 leaves the variable unset then.
 func (s *Server) name(ip netip.Addr) *string {
-	ctx, cancel := context.WithTimeout(context.Background(), dns.Timeout)
-	defer cancel()
-	if name, err := dns.Name(ctx, s.dns, ip); err == nil && name != "" {
+	if name, err := s.dns.Name(context.Background(), ip); err == nil && name != "" {
 		return &name
 	}
 	return nil
 }
 
-// mapsBack is -p's check: one of name's addresses is ip.
+// mapsBack is -p's check: one of name's addresses is ip (asked as dns_ip4
+// asks, so a name that reads as an IPv4 literal is compared without a
+// question).
 func (s *Server) mapsBack(name string, ip netip.Addr) bool {
-	ctx, cancel := context.WithTimeout(context.Background(), dns.Timeout)
-	defer cancel()
-	ip = ip.Unmap()
-	network := "ip6"
-	if ip.Is4() {
-		network = "ip4"
+	lookup := s.dns.IP6
+	if ip = ip.Unmap(); ip.Is4() {
+		lookup = s.dns.IP4
 	}
-	addrs, _ := dns.Addrs(ctx, s.dns, network, name)
-	for _, a := range addrs {
-		if a == ip {
-			return true
-		}
-	}
-	return false
+	addrs, _ := lookup(context.Background(), name)
+	return slices.Contains(addrs, ip)
 }
 
 func (s *Server) identTimeout() time.Duration {

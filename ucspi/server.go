@@ -1,8 +1,6 @@
 package ucspi
 
 import (
-	"context"
-	"net"
 	"net/netip"
 	"os"
 	"os/signal"
@@ -38,7 +36,7 @@ type Server struct {
 	log      logger
 	kids     *children
 	listener *Listener
-	dns      *net.Resolver
+	dns      *dns.Resolver
 	six      bool      // the TCP6* variables too: listening on IPv6 (0.88 sets none)
 	argv     []string  // the program and its arguments
 	path     []string  // $PATH's directories, for a program named without a slash
@@ -85,9 +83,7 @@ func (s *Server) run(operands []string) error {
 	signal.Notify(sigchld, syscall.SIGCHLD)
 
 	s.dns = dns.New()
-	ctx, cancel := context.WithTimeout(context.Background(), dns.Timeout)
-	ip, err := Host(ctx, s.dns, hostname, s.IPv4Only)
-	cancel()
+	ip, err := Host(s.dns, hostname, s.IPv4Only)
 	if err != nil {
 		return err
 	}

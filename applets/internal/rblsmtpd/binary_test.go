@@ -451,41 +451,48 @@ func TestMatchesReferenceTXT(t *testing.T) {
 		})
 	}
 	t.Run("unlisted", func(t *testing.T) { compare(t, "1.2.3.5", "-b", "-c", "-r", "rbl.test", "-a", "white.test") })
-	// djb's library retries a failing server for 11 seconds: the references
-	// for these run all at once.
+	// djb's library tries a failing server for 11 seconds, and so do we: the
+	// runs all go at once.
 	failures := []string{
 		"-r broken.test", "-c -r broken.test", "-c -b -r broken.test", "-b -r broken.test -r rbl.test",
 		"-a broken.test -r rbl.test", "-c -a broken.test -b -r rbl.test", "-c -a broken.test -r nx.test",
 	}
-	cmds := make([]reftest.Cmd, len(failures))
-	for i, args := range failures {
-		cmds[i] = reftest.Cmd{
+	var jobs []job
+	for _, args := range failures {
+		c := reftest.Cmd{
 			Args:  append(strings.Fields(args), "echo", "passed"),
 			Stdin: []byte(scripts[1]),
 			Env:   env("TCPREMOTEIP=1.2.3.4", "DNSCACHEIP="+srv.IP),
 		}
+		jobs = append(jobs, job{reftest.Ref(t, "rblsmtpd"), c}, job{reftest.Ours(t, "rblsmtpd"), c})
 	}
-	refs := runAll(t, reftest.Ref(t, "rblsmtpd"), cmds, time.Minute)
-	for i, c := range cmds {
-		got := reftest.Run(t, reftest.Ours(t, "rblsmtpd"), c)
-		want := refs[i]
+	results := runAll(t, jobs, time.Minute)
+	for i, args := range failures {
+		want, got := results[2*i], results[2*i+1]
 		for _, r := range []*reftest.Result{&got, &want} {
 			r.Stderr = reftest.Pids(r.Stderr)
 		}
 		if !bytes.Equal(got.Stdout, want.Stdout) || !bytes.Equal(got.Stderr, want.Stderr) || got.Code != want.Code {
-			t.Errorf("%s: reference %q %q exit %d\n    ours %q %q exit %d", failures[i],
+			t.Errorf("%s: reference %q %q exit %d\n    ours %q %q exit %d", args,
 				want.Stdout, want.Stderr, want.Code, got.Stdout, got.Stderr, got.Code)
 		}
 	}
 }
 
-// runAll runs prog with every command at once, and returns their results.
-func runAll(t *testing.T, prog string, cmds []reftest.Cmd, timeout time.Duration) []reftest.Result {
+// job is one program with one command line.
+type job struct {
+	prog string
+	cmd  reftest.Cmd
+}
+
+// runAll runs every job at once, and returns their results.
+func runAll(t *testing.T, jobs []job, timeout time.Duration) []reftest.Result {
 	t.Helper()
-	results := make([]reftest.Result, len(cmds))
-	errs := make([]error, len(cmds))
+	results := make([]reftest.Result, len(jobs))
+	errs := make([]error, len(jobs))
 	var wg sync.WaitGroup
-	for i, c := range cmds {
+	for i, r := range jobs {
+		prog, c := r.prog, r.cmd
 		wg.Go(func() {
 			ctx, cancel := context.WithTimeout(context.Background(), timeout)
 			defer cancel()
@@ -504,7 +511,7 @@ func runAll(t *testing.T, prog string, cmds []reftest.Cmd, timeout time.Duration
 	wg.Wait()
 	for i, err := range errs {
 		if err != nil {
-			t.Fatalf("%s %q: %v", prog, cmds[i].Args, err)
+			t.Fatalf("%s %q: %v", jobs[i].prog, jobs[i].cmd.Args, err)
 		}
 	}
 	return results

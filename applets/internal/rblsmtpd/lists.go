@@ -9,8 +9,6 @@ import (
 	"net/netip"
 	"strings"
 	"time"
-
-	"github.com/ucspi-go/ucspi/ucspi/dns"
 )
 
 // Source is one -r or -a option, with the -b and -c settings in force where it
@@ -45,14 +43,16 @@ func Allow(base string, failClosed bool) Source {
 	return Source{Allow: true, Base: base, FailClosed: failClosed}
 }
 
-// Resolver is the part of *net.Resolver the lookups use.
+// Resolver is the part of *dns.Resolver the lookups use: djb's dns_txt and
+// dns_ip4.
 type Resolver interface {
-	LookupTXT(ctx context.Context, name string) ([]string, error)
-	LookupNetIP(ctx context.Context, network, host string) ([]netip.Addr, error)
+	TXT(ctx context.Context, name string) (string, error)
+	IP4(ctx context.Context, name string) ([]netip.Addr, error)
 }
 
 // Lists are the sources to consult, in command-line order, and how long one
-// lookup may take.
+// lookup may take (0: as long as djb's retries take, about a minute for a
+// silent server).
 type Lists struct {
 	Sources  []Source
 	Resolver Resolver
@@ -143,25 +143,23 @@ func (l *Lists) lookup(ctx context.Context, s Source, ip netip.Addr) answer {
 		ctx, cancel = context.WithTimeout(ctx, l.Timeout)
 		defer cancel()
 	}
+	// A name djb's library cannot encode (a label over 63 bytes) fails the
+	// lookup before any question, for -c to catch.
 	name := QueryName(ip, s.Base)
-	if !Queryable(name) {
-		// Go's resolver calls such a name "not found" without asking anyone;
-		// a base that cannot be asked is a failed lookup, for -c to catch.
-		return answer{failed: true}
-	}
 	if !s.Allow && !s.HasMessage {
 		// A TXT list, as in 0.88: every string of every record, joined; an
 		// empty text is no listing.
-		txts, err := l.Resolver.LookupTXT(ctx, name)
+		text, err := l.Resolver.TXT(ctx, name)
 		if err != nil {
-			return answer{failed: !dns.NotFound(err)}
+			return answer{failed: true}
 		}
-		text := strings.Join(txts, "")
 		return answer{listed: text != "", text: text}
 	}
-	addrs, err := l.Resolver.LookupNetIP(ctx, "ip4", name)
+	// dns_ip4, as 0.88's -a: a name made of digits and dots (an empty base)
+	// is read as addresses without a question.
+	addrs, err := l.Resolver.IP4(ctx, name)
 	if err != nil {
-		return answer{failed: !dns.NotFound(err)}
+		return answer{failed: true}
 	}
 	if s.Allow {
 		// 0.88 accepted on any A record at all.

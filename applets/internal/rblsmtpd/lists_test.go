@@ -69,6 +69,7 @@ func src(line string) []Source {
 
 func TestDecideWithLists(t *testing.T) {
 	_, lists := startLists(t)
+	long := strings.Repeat("x", 64) + ".test"
 	pass := Verdict{}
 	block := func(code int, text string) Verdict { return Verdict{Block: true, Code: code, Text: text} }
 	for _, tc := range []struct {
@@ -119,10 +120,14 @@ func TestDecideWithLists(t *testing.T) {
 		{"1.2.3.4", "-c -a fail.test -b -r txt.test", block(451, "listed: see http://txt.test/?1.2.3.4")},
 		{"1.2.3.4", "-c -a fail.test -r nx.test", pass},
 		{"1.2.3.4", "-r fail.test -r fail2.test", pass},
-		// A base no query can be made under fails every lookup.
-		{"1.2.3.4", "-r bad..test", pass},
-		{"1.2.3.4", "-c -r bad..test", block(451, LookupError)},
-		{"1.2.3.4", "-c -r _ -r txt.test", block(451, LookupError)},
+		// A base djb's library cannot encode fails every lookup; any other
+		// is asked about (empty labels dropped, odd bytes kept).
+		{"1.2.3.4", "-r " + long, pass},
+		{"1.2.3.4", "-c -r " + long, block(451, LookupError)},
+		{"1.2.3.4", "-c -r txt..test", block(451, "listed: see http://txt.test/?1.2.3.4")},
+		{"1.2.3.4", "-c -r _ -r txt.test", block(451, "listed: see http://txt.test/?1.2.3.4")},
+		// -a reads a name of digits and dots as addresses, as dns_ip4 does.
+		{"1.2.3.4", "-a 5 -r txt.test", pass},
 		// A server that never answers is a failed lookup after the timeout.
 		{"1.2.3.4", "-r silent.test", pass},
 		{"1.2.3.4", "-c -r silent.test", block(451, LookupError)},
