@@ -1,7 +1,6 @@
 package ucspi
 
 import (
-	"bufio"
 	"context"
 	"net/netip"
 	"os"
@@ -32,15 +31,14 @@ var servicesFile = "/etc/services"
 
 // service is getservbyname(name, "tcp") reading file: the port of the tcp entry
 // whose name or alias is name, exactly (case matters, as in the C library).
+// Lines may be of any length, as the C library reads them.
 func service(file, name string) (uint16, bool) {
-	f, err := os.Open(file)
+	data, err := os.ReadFile(file)
 	if err != nil {
 		return 0, false
 	}
-	defer f.Close()
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		line, _, _ := strings.Cut(sc.Text(), "#")
+	for line := range strings.Lines(string(data)) {
+		line, _, _ = strings.Cut(line, "#")
 		fields := strings.Fields(line)
 		if len(fields) < 2 {
 			continue

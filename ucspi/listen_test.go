@@ -52,13 +52,15 @@ func TestHostLiterals(t *testing.T) {
 
 func TestPort(t *testing.T) {
 	file := filepath.Join(t.TempDir(), "services")
-	os.WriteFile(file, []byte("# comment\nsmtp\t\t25/tcp\t\tmail\nbiff 512/udp comsat\nexec 512/tcp\n"+
-		"odd 99999/tcp\nhttp 80/tcp www # WorldWideWeb HTTP\n"), 0o644)
+	// A line longer than any buffer (bufio.Scanner's 64 KiB stopped the
+	// reading there) hides nothing after it.
+	os.WriteFile(file, []byte("# comment\nsmtp\t\t25/tcp\t\tmail\nbiff 512/udp comsat\n# "+strings.Repeat("long ", 40000)+"\nexec 512/tcp\n"+
+		"odd 99999/tcp\nhttp 80/tcp www # WorldWideWeb HTTP\nlast 4242/tcp"), 0o644)
 	defer func(f string) { servicesFile = f }(servicesFile)
 	servicesFile = file
 	for in, want := range map[string]uint16{
 		"25": 25, "": 0, "0": 0, "65536": 0, "70000": 4464, "0025": 25,
-		"smtp": 25, "mail": 25, "exec": 512, "www": 80, "http": 80,
+		"smtp": 25, "mail": 25, "exec": 512, "www": 80, "http": 80, "last": 4242,
 	} {
 		if got, err := Port(in); err != nil || got != want {
 			t.Errorf("Port(%q) = %d, %v; want %d", in, got, err, want)
