@@ -84,8 +84,10 @@ func tcpclientSetup(fs *pflag.FlagSet) Runner {
 // tcpclient connects and replaces itself with the program, in 0.88's order.
 func tcpclient(o *clientOptions, errs io.Writer, operands []string) error {
 	// The program gets the socket as descriptors 6 and 7: hold them now so
-	// the Go runtime's own descriptors cannot land there meanwhile.
-	holdDescriptors(6, 7)
+	// that nothing opened meanwhile (DNS sockets, the poller) lands there.
+	if err := claimDescriptors(6, 7); err != nil {
+		return exit.FatalSys(exit.Temporary, err, "unable to set up descriptor 6: ")
+	}
 	c := o.client(errs)
 	if len(operands) < 3 {
 		return exit.Usage()
@@ -182,23 +184,52 @@ func dial(ctx context.Context, c *ucspi.Client, host, port string) (*ucspi.Conne
 	return c.Connect(addrs, p)
 }
 
+// claimDescriptors holds fds for the connection: see holdDescriptors. When
+// one of them is already this process's own, opened before main (the Go
+// runtime keeps its cgroup files open, and they take 6 and 7 when 3 to 5 are
+// inherited open), it must not be replaced: ucspi starts again, in the same
+// process, with fds held across the exec, so that the new runtime's files land
+// elsewhere. (The old runtime's files are let go just before the exec.)
+func claimDescriptors(fds ...int) error {
+	if taken, err := holdDescriptors(fds...); !taken || err != nil {
+		return err
+	}
+	null, err := unix.Open("/dev/null", unix.O_RDONLY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return err
+	}
+	for _, fd := range fds {
+		if err := unix.Dup3(null, fd, 0); err != nil {
+			return err
+		}
+	}
+	return unix.Exec("/proc/self/exe", os.Args, os.Environ())
+}
+
 // holdDescriptors puts a close-on-exec placeholder on each of fds, closing
-// whatever was inherited there as 0.88 does, unless the Go runtime already
-// holds it.
-func holdDescriptors(fds ...int) {
+// whatever was inherited there, as 0.88's close(6); close(7), so that nothing
+// this process opens later can take them. A descriptor that is close-on-exec
+// already was not inherited (exec would have closed it): it is this process's
+// own and is left alone; taken reports that.
+func holdDescriptors(fds ...int) (taken bool, err error) {
 	for _, want := range fds {
 		if flags, err := unix.FcntlInt(uintptr(want), unix.F_GETFD, 0); err == nil && flags&unix.FD_CLOEXEC != 0 {
+			taken = true
 			continue
 		}
 		fd, err := unix.Socket(unix.AF_UNIX, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, 0)
 		if err != nil {
-			return
+			return taken, err
 		}
 		if fd != want {
-			unix.Dup3(fd, want, unix.O_CLOEXEC)
+			err = unix.Dup3(fd, want, unix.O_CLOEXEC)
 			unix.Close(fd)
+			if err != nil {
+				return taken, err
+			}
 		}
 	}
+	return taken, nil
 }
 
 // connTimeout is -T x+y, read like 0.88: digits, an optional "+", digits; a
