@@ -44,7 +44,7 @@ tcpcat exits 0 when the server has closed the connection; 1, with cat's message 
 
 The second operand, not in 0.88, names another port.
 
-who@ exits 0 even when it cannot connect (tcpclient's messages say so on stderr), as the 0.88 script did, whose status was cat's.`,
+who@ exits 0 even when it cannot connect (tcpclient's messages say so on stderr), as the 0.88 script did, whose status was cat's; when its output fails it says so as cat did ("cat: write error: No space left on device") and exits 1.`,
 		},
 		{
 			Name:    "date@",
@@ -55,7 +55,7 @@ who@ exits 0 even when it cannot connect (tcpclient's messages say so on stderr)
 
 The second operand, not in 0.88, names another port.
 
-date@ exits 0 even when it cannot connect (tcpclient's messages say so on stderr), as the 0.88 script did, whose status was cat's.`,
+date@ exits 0 even when it cannot connect (tcpclient's messages say so on stderr), as the 0.88 script did, whose status was cat's; when its output fails it says so as cat did ("cat: write error: No space left on device") and exits 1.`,
 		},
 		{
 			Name:    "finger@",
@@ -68,7 +68,7 @@ The user is sent as the 0.88 script's echo sent it: backslash escapes (\n, \t, \
 
 Not in 0.88: a host operand of the form user@host, with no user operand (or an empty one), asks host about user; a third operand names another port.
 
-finger@ exits 0 even when it cannot connect (tcpclient's messages say so on stderr), as the 0.88 script did, whose status was cat's.`,
+finger@ exits 0 even when it cannot connect (tcpclient's messages say so on stderr), as the 0.88 script did, whose status was cat's; when its output fails it says so as cat did ("cat: write error: No space left on device") and exits 1.`,
 		},
 		{
 			Name:    "http@",
@@ -82,7 +82,7 @@ finger@ exits 0 even when it cannot connect (tcpclient's messages say so on stde
 
 with CR LF line ends, and prints the body of the response: every line after the first empty one, with the CR of each CR LF removed. As in the 0.88 script (which used awk), empty lines are dropped from the body too, and a final partial line gets a newline. The request is written as the script's echo wrote it: backslash escapes in page are interpreted.
 
-http@ exits 0 even when it cannot connect (tcpclient's messages say so on stderr), as the 0.88 script did, whose status was awk's.`,
+http@ exits 0 even when it cannot connect (tcpclient's messages say so on stderr), as the 0.88 script did, whose status was awk's. When its output fails it says so as Debian's awk (mawk) did and exits 2: "awk: write failure (REASON)" once more than a block of output (4096 bytes on most files) has been written, then "awk: close failed on file /dev/stdout (REASON)".`,
 		},
 	} {
 		a.RawArgs = true
@@ -140,13 +140,22 @@ func tcpcat(s *Stdio, args []string) error {
 	defer conn.Close()
 	if err := copyThrough(s.Out, conn, nil); err != nil {
 		if errors.Is(err, errRead) {
-			fmt.Fprintf(s.Err, "cat: -: %s\n", capitalized(err))
-		} else {
-			fmt.Fprintf(s.Err, "cat: write error: %s\n", capitalized(err))
+			fmt.Fprintf(s.Err, "cat: -: %s\n", shelltext.Strerror(err))
+			return exit.Status(1)
 		}
-		return exit.Status(1)
+		return catWriteError(s, err)
 	}
 	return nil
+}
+
+// catWriteError is how the scripts' cat ended when its output failed: its
+// message, exit 1.
+func catWriteError(s *Stdio, err error) error {
+	if err == nil {
+		return nil
+	}
+	fmt.Fprintf(s.Err, "cat: write error: %s\n", shelltext.Strerror(err))
+	return exit.Status(1)
 }
 
 // printRemote is who@ and date@:
@@ -157,7 +166,7 @@ func printRemote(s *Stdio, args []string, port string) error {
 		return nil
 	}
 	defer conn.Close()
-	return delcrCatV(s.Out, conn)
+	return catWriteError(s, delcrCatV(s.Out, conn))
 }
 
 // finger is:
@@ -175,7 +184,7 @@ func finger(s *Stdio, args []string) error {
 	// A server that hangs up before reading the question still gets its answer
 	// printed, as addcr dying of SIGPIPE left delcr to run.
 	conn.Write(crlf.AppendAddCR(nil, shelltext.DashEcho(user, true)))
-	return delcrCatV(s.Out, conn)
+	return catWriteError(s, delcrCatV(s.Out, conn))
 }
 
 // httpAt is:
@@ -192,20 +201,47 @@ func httpAt(s *Stdio, args []string) error {
 	conn.Write(crlf.AppendAddCR(nil, shelltext.DashEcho(request, false)))
 	var body shelltext.BodyFilter
 	var d crlf.Deleter
-	copyThrough(s.Out, conn, func(dst, src []byte) []byte { return body.Append(dst, d.Append(nil, src)) })
-	s.Out.Write(body.Append(nil, d.Finish(nil)))
-	s.Out.Write(body.Finish(nil))
+	out := &shelltext.AwkOutput{W: s.Out, Size: blockSize(s.Out)}
+	// awk stops at its first failed write, leaving the rest unread; a failed
+	// read is the end of its input.
+	err := copyThrough(out, conn, func(dst, src []byte) []byte { return body.Append(dst, d.Append(nil, src)) })
+	if err == nil || errors.Is(err, errRead) {
+		out.Write(body.Append(nil, d.Finish(nil)))
+		out.Write(body.Finish(nil))
+	}
+	if msg := out.Close(); msg != "" {
+		io.WriteString(s.Err, msg)
+		return exit.Status(2)
+	}
 	return nil
+}
+
+// blockSize is the block size of w's file, the size of a C stdio buffer
+// writing to it (glibc's BUFSIZ when there is none).
+func blockSize(w io.Writer) int {
+	if f, ok := w.(*os.File); ok {
+		var st syscall.Stat_t
+		if syscall.Fstat(int(f.Fd()), &st) == nil && st.Blksize > 0 {
+			return int(st.Blksize)
+		}
+	}
+	return 8192
 }
 
 // delcrCatV copies src to dst as delcr | cat -v would: CR LF becomes LF, then
 // every unprintable byte is shown in cat -v's notation. Reading stops quietly at
-// an error, as delcr exited 111 into a pipeline whose status was cat's.
+// an error, as delcr exited 111 into a pipeline whose status was cat's; a
+// failed write stops the copy and comes back, as it ended cat.
 func delcrCatV(dst io.Writer, src io.Reader) error {
 	var d crlf.Deleter
-	copyThrough(dst, src, func(out, in []byte) []byte { return shelltext.AppendCatV(out, d.Append(nil, in)) })
-	dst.Write(shelltext.AppendCatV(nil, d.Finish(nil)))
-	return nil
+	err := copyThrough(dst, src, func(out, in []byte) []byte { return shelltext.AppendCatV(out, d.Append(nil, in)) })
+	if errors.Is(err, errRead) {
+		err = nil
+	}
+	if rest := shelltext.AppendCatV(nil, d.Finish(nil)); err == nil && len(rest) > 0 {
+		_, err = dst.Write(rest)
+	}
+	return err
 }
 
 var errRead = errors.New("read")
@@ -235,18 +271,4 @@ func copyThrough(dst io.Writer, src io.Reader, convert func(dst, src []byte) []b
 			return fmt.Errorf("%w: %w", errRead, err)
 		}
 	}
-}
-
-// capitalized is err's system message as the C library words it: "Connection
-// reset by peer" where Go says "connection reset by peer".
-func capitalized(err error) string {
-	var errno syscall.Errno
-	msg := err.Error()
-	if errors.As(err, &errno) {
-		msg = errno.Error()
-	}
-	if msg != "" && msg[0] >= 'a' && msg[0] <= 'z' {
-		msg = string(msg[0]-'a'+'A') + msg[1:]
-	}
-	return msg
 }
