@@ -6,6 +6,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/ucspi-go/ucspi/ucspi"
+	"github.com/ucspi-go/ucspi/ucspi/scan"
 )
 
 func init() {
@@ -48,7 +49,13 @@ func tcpserverSetup(fs *pflag.FlagSet) Runner {
 	Ulong(fs, &s.UID, 0, "uid", "u", "switch to user id `uid` once listening")
 	Ulong(fs, &s.GID, 0, "gid", "g", "switch to group id `gid` once listening")
 	fs.VarPF(envIDs{&s.UID, &s.GID}, "env-ids", "U", "take the user and group ids from $UID and $GID").NoOptDefVal = "true"
-	return func(_ *Stdio, operands []string) error { return s.Run(operands) }
+	noFusion := fs.Bool("no-fusion", false, "start argv0 and rblsmtpd as processes even where tcpserver can do their work itself")
+	return func(_ *Stdio, operands []string) error {
+		if !*noFusion {
+			s.Fuse = Fuse
+		}
+		return s.Run(operands)
+	}
 }
 
 // localName is -l: the name, or as 0.88, any text at all (-l0 is common).
@@ -69,10 +76,10 @@ func (e envIDs) String() string { return "" }
 func (e envIDs) Type() string   { return "bool" }
 func (e envIDs) Set(string) error {
 	if x, ok := os.LookupEnv("UID"); ok {
-		*e.uid, _ = ScanUlong(x)
+		*e.uid, _ = scan.Ulong(x)
 	}
 	if x, ok := os.LookupEnv("GID"); ok {
-		*e.gid, _ = ScanUlong(x)
+		*e.gid, _ = scan.Ulong(x)
 	}
 	return nil
 }

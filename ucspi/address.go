@@ -11,6 +11,7 @@ import (
 
 	"github.com/ucspi-go/ucspi/ucspi/dns"
 	"github.com/ucspi-go/ucspi/ucspi/exit"
+	"github.com/ucspi-go/ucspi/ucspi/scan"
 )
 
 // Addresses shared by tcpserver and tcpclient: what a host operand stands for,
@@ -147,7 +148,7 @@ func scopeID(ip netip.Addr, iface string) uint32 {
 	if ifi, err := net.InterfaceByName(iface); err == nil {
 		return uint32(ifi.Index)
 	}
-	if n, digits := scanUlong(iface); digits == len(iface) {
+	if n, digits := scan.Ulong(iface); digits == len(iface) {
 		return uint32(n)
 	}
 	return 0

@@ -230,7 +230,7 @@ func (c *Client) established(fd int) (*Connection, error) {
 func (c *Client) Environment(ctx context.Context, conn *Connection) []string {
 	// -6 shows an IPv4 connection as ucspi-tcp-ipv6's tcpclient -6 did, as the
 	// IPv6 socket it made it on: PROTO=TCP6 and mapped addresses.
-	desc := Conn{Local: conn.Local, Remote: conn.Remote, LocalHost: c.LocalName, Force6: c.Six}
+	desc := Description{Local: conn.Local, Remote: conn.Remote, LocalHost: c.LocalName, Force6: c.Six}
 	if desc.LocalHost == nil {
 		desc.LocalHost = c.hostName(ctx, conn.Local.Addr())
 	}

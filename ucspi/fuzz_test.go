@@ -75,7 +75,7 @@ func FuzzSafe(f *testing.F) {
 				t.Fatalf("%q in the log field for %q", c, s)
 			}
 		}
-		c := &Conn{Local: netip.MustParseAddrPort("1.2.3.4:5"), Remote: netip.MustParseAddrPort("[::1]:6"), RemoteInfo: &s}
+		c := &Description{Local: netip.MustParseAddrPort("1.2.3.4:5"), Remote: netip.MustParseAddrPort("[::1]:6"), RemoteInfo: &s}
 		if line := appendVerdict(nil, "ok", 1, c); strings.Count(string(line), "\n") != 1 {
 			t.Fatalf("ok line %q", line)
 		}

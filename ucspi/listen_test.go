@@ -75,7 +75,7 @@ func TestPort(t *testing.T) {
 }
 
 func TestLogLines(t *testing.T) {
-	c := &Conn{
+	c := &Description{
 		Local:      netip.MustParseAddrPort("[::ffff:127.0.0.1]:25"),
 		Remote:     netip.MustParseAddrPort("[::ffff:10.1.2.3]:4000"),
 		LocalHost:  Known("mail:%x"),
@@ -92,7 +92,7 @@ func TestLogLines(t *testing.T) {
 	if got := string(appendVerdict(nil, "deny", 0, c)); got != want {
 		t.Errorf("-6 deny line\n got %q\nwant %q", got, want)
 	}
-	c = &Conn{Local: netip.MustParseAddrPort("[::1]:25"), Remote: netip.MustParseAddrPort("[2001:db8::7]:1"), RemoteInfo: Known("x\x00y")}
+	c = &Description{Local: netip.MustParseAddrPort("[::1]:25"), Remote: netip.MustParseAddrPort("[2001:db8::7]:1"), RemoteInfo: Known("x\x00y")}
 	want = "tcpserver: ok 9 :::1:25 :2001:db8::7:x:1\n"
 	if got := string(appendVerdict(nil, "ok", 9, c)); got != want {
 		t.Errorf("IPv6 ok line\n got %q\nwant %q", got, want)

@@ -64,7 +64,7 @@ func appendFrom(b []byte, pid int, remote string) []byte {
 // "tcpserver: ok P LOCALHOST:LOCALIP:LOCALPORT REMOTEHOST:REMOTEIP:REMOTEINFO:REMOTEPORT".
 // Names go through safe; IPv6 addresses keep their colons, as ucspi-tcp-ipv6
 // prints them.
-func appendVerdict(b []byte, verdict string, pid int, c *Conn) []byte {
+func appendVerdict(b []byte, verdict string, pid int, c *Description) []byte {
 	b = append(b, "tcpserver: "...)
 	b = append(b, verdict...)
 	b = append(b, ' ')

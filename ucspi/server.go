@@ -32,12 +32,17 @@ type Server struct {
 	IPv4Only     bool    // -4
 	Force6       bool    // -6: the IPv6 view of IPv4 peers too
 	Interface    string  // -I: the interface of a link-local address
+	// Fuse, when set, lets the server do in-process the work of a program of
+	// ours that would only decide and exec (argv0, rblsmtpd): given the file
+	// the spawn found, its argv and its environment, it returns the file that
+	// program would exec and its argv, or ok false when it must really run.
+	Fuse func(path string, argv, env []string) (file string, next []string, ok bool)
 
 	log      logger
 	kids     *children
 	listener *Listener
 	dns      *dns.Resolver
-	six      bool      // the TCP6* variables too: listening on IPv6 (0.88 sets none)
+	tcp6Vars bool      // the TCP6* variables too: listening on IPv6 (0.88 sets none)
 	argv     []string  // the program and its arguments
 	path     []string  // $PATH's directories, for a program named without a slash
 	env      []string  // our environment minus any inherited connection variables
@@ -91,7 +96,7 @@ func (s *Server) run(operands []string) error {
 	if err != nil {
 		return err
 	}
-	s.six = s.listener.inet6
+	s.tcp6Vars = s.listener.inet6
 
 	if s.GID != 0 {
 		if err := setGID(int(s.GID)); err != nil {

@@ -2,19 +2,16 @@ package ucspi
 
 import (
 	"os"
-	"strings"
 	"syscall"
+
+	"github.com/ucspi-go/ucspi/ucspi/pathexec"
 )
 
 // prepareSpawn computes once what every spawn shares: the environment without
 // inherited connection variables and the directories of $PATH.
 func (s *Server) prepareSpawn() {
 	s.env = Environment(os.Environ(), nil)
-	path, ok := os.LookupEnv("PATH")
-	if !ok {
-		path = "/bin:/usr/bin" // djb's pathexec default
-	}
-	s.path = strings.Split(path, ":")
+	s.path = pathexec.Path(os.LookupEnv)
 }
 
 // spawn starts the program with the connection as its descriptors 0 and 1 (a
@@ -22,8 +19,13 @@ func (s *Server) prepareSpawn() {
 // lets go of the connection: the program is the only one holding it. fork is
 // vfork-style (CLONE_VM|CLONE_VFORK) under syscall.ForkExec, so the cost does
 // not grow with the server's size; the child is reaped by children.reap.
-func (s *Server) spawn(fd int, c *Conn, env []string) {
-	prog, err := s.lookPath(s.argv[0])
+func (s *Server) spawn(fd int, c *Description, env []string) {
+	prog, err := pathexec.Look(s.argv[0], s.path)
+	first, argv := prog, s.argv
+	if err == nil && s.Fuse != nil {
+		prog, argv = s.fuse(prog, env)
+	}
+	fused := len(argv) < len(s.argv) // every fused step consumes arguments
 	var pid int
 	var files [3]uintptr
 	n := copy(files[:], s.files)
@@ -34,7 +36,12 @@ func (s *Server) spawn(fd int, c *Conn, env []string) {
 
 	s.kids.spawning.RLock()
 	if err == nil {
-		pid, err = syscall.ForkExec(prog, s.argv, &attr)
+		pid, err = syscall.ForkExec(prog, argv, &attr)
+		if err != nil && err != syscall.EAGAIN && fused {
+			// What a fused applet would exec cannot run: let the applet
+			// run and say so in its own words.
+			pid, err = syscall.ForkExec(first, s.argv, &attr)
+		}
 	}
 	if err == nil && s.log.verbose() {
 		b := appendFrom(nil, pid, s.remoteText(c.Remote))
@@ -53,43 +60,31 @@ func (s *Server) spawn(fd int, c *Conn, env []string) {
 		s.kids.forkFailed(b)
 		closeFD(fd)
 	default:
-		s.drop(fd, c.Remote, c, "unable to run "+s.argv[0]+": ", err)
+		s.drop(fd, c.Remote, c, &failure{"unable to run " + s.argv[0] + ": ", err})
 	}
 }
 
-// lookPath finds the program as djb's pathexec does: a name with a slash as it
-// is, else the first $PATH entry holding it (an empty entry meaning the current
-// directory); where none does, the error is the most telling one met, as
-// execve's would have been.
-func (s *Server) lookPath(file string) (string, error) {
-	if strings.IndexByte(file, '/') >= 0 {
-		return file, nil
+// fuse follows a chain of our own applets that would only decide and exec
+// (argv0, rblsmtpd; see Server.Fuse): each one the server can decide for is
+// skipped, and what it would have exec'd is spawned in its place, found along
+// the $PATH it would have searched, its environment's. Each step consumes
+// arguments, so the chain ends. A step whose program cannot be found is not
+// taken: the applet runs and reports that itself.
+func (s *Server) fuse(prog string, env []string) (string, []string) {
+	argv := s.argv
+	var path []string
+	for {
+		file, next, ok := s.Fuse(prog, argv, env)
+		if !ok {
+			return prog, argv
+		}
+		if path == nil {
+			path = pathexec.Path(func(name string) (string, bool) { return LookupEnv(env, name) })
+		}
+		found, err := pathexec.Look(file, path)
+		if err != nil {
+			return prog, argv
+		}
+		prog, argv = found, next
 	}
-	var saved error = syscall.ENOENT
-	for _, dir := range s.path {
-		if dir == "" {
-			dir = "."
-		}
-		p := dir + "/" + file
-		var st syscall.Stat_t
-		err := syscall.Stat(p, &st)
-		if err == nil {
-			switch {
-			case st.Mode&syscall.S_IFMT == syscall.S_IFDIR:
-				err = syscall.EACCES // what execve says of a directory
-			default:
-				err = syscall.Access(p, 1) // X_OK
-			}
-		}
-		switch err {
-		case nil:
-			return p, nil
-		case syscall.ENOENT:
-		case syscall.EACCES, syscall.EPERM:
-			saved = err
-		default:
-			return "", err
-		}
-	}
-	return "", saved
 }

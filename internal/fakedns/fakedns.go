@@ -6,6 +6,7 @@
 package fakedns
 
 import (
+	"errors"
 	"fmt"
 	"net"
 	"net/netip"
@@ -51,19 +52,39 @@ func (q Query) String() string {
 // needs to bind port 53, so root; it skips the test when it cannot.
 func Start(t testing.TB, zone ...string) *Server {
 	t.Helper()
-	s := &Server{
+	s, stop, err := Listen(zone...)
+	switch {
+	case errors.Is(err, errNoAddress):
+		t.Skip("fakedns: cannot bind port 53 on loopback (not root?)")
+	case err != nil:
+		t.Fatalf("fakedns: %v", err)
+	}
+	t.Cleanup(stop)
+	return s
+}
+
+var errNoAddress = errors.New("no 127.53.x.y address with port 53 free")
+
+// Listen is Start for programs (the benchmark's DNS cache): it serves zone on
+// port 53 of a free 127.53.x.y until stop is called.
+func Listen(zone ...string) (s *Server, stop func(), err error) {
+	s = &Server{
 		servfail: map[string]bool{}, silent: map[string]bool{}, truncate: map[string]bool{},
 		answers: map[string][]dns.RR{},
 	}
-	s.records = parse(t, zone)
-	pc, ln := bind(t)
+	if s.records, err = parse(zone); err != nil {
+		return nil, nil, err
+	}
+	pc, ln, err := bind()
+	if err != nil {
+		return nil, nil, err
+	}
 	s.IP = ln.Addr().(*net.TCPAddr).IP.String()
 	udp := &dns.Server{PacketConn: pc, Handler: s}
 	tcp := &dns.Server{Listener: ln, Handler: s}
 	go udp.ActivateAndServe()
 	go tcp.ActivateAndServe()
-	t.Cleanup(func() { udp.Shutdown(); tcp.Shutdown() })
-	return s
+	return s, func() { udp.Shutdown(); tcp.Shutdown() }, nil
 }
 
 // Absent returns a loopback address where no DNS server listens: questions
@@ -83,11 +104,21 @@ func Absent(t testing.TB) string {
 	return ""
 }
 
+// bound is bind for tests: it skips the test when no address is free.
+func bound(t testing.TB) (net.PacketConn, net.Listener) {
+	t.Helper()
+	pc, ln, err := bind()
+	if err != nil {
+		t.Skip("fakedns: cannot bind port 53 on loopback (not root?)")
+	}
+	return pc, ln
+}
+
 // Mute returns a loopback address whose port 53 takes questions (UDP and TCP)
 // and never answers them, until the test ends.
 func Mute(t testing.TB) string {
 	t.Helper()
-	pc, ln := bind(t)
+	pc, ln := bound(t)
 	var mu sync.Mutex
 	var conns []net.Conn
 	go func() {
@@ -119,7 +150,7 @@ func Mute(t testing.TB) string {
 // datagram too long.
 func Raw(t testing.TB, reply func(query []byte) [][]byte) string {
 	t.Helper()
-	pc, ln := bind(t)
+	pc, ln := bound(t)
 	ln.Close()
 	go func() {
 		buf := make([]byte, 65536)
@@ -138,8 +169,7 @@ func Raw(t testing.TB, reply func(query []byte) [][]byte) string {
 }
 
 // bind takes UDP and TCP port 53 on the first free 127.53.x.y.
-func bind(t testing.TB) (net.PacketConn, net.Listener) {
-	t.Helper()
+func bind() (net.PacketConn, net.Listener, error) {
 	for i := 0; i < 1000; i++ {
 		ip := fmt.Sprintf("127.53.%d.%d", i/250, 1+i%250)
 		pc, err := net.ListenPacket("udp", ip+":53")
@@ -151,23 +181,21 @@ func bind(t testing.TB) (net.PacketConn, net.Listener) {
 			pc.Close()
 			continue
 		}
-		return pc, ln
+		return pc, ln, nil
 	}
-	t.Skip("fakedns: cannot bind port 53 on loopback (not root?)")
-	return nil, nil
+	return nil, nil, errNoAddress
 }
 
-func parse(t testing.TB, lines []string) []dns.RR {
-	t.Helper()
+func parse(lines []string) ([]dns.RR, error) {
 	var rrs []dns.RR
 	for _, line := range lines {
 		rr, err := dns.NewRR(line)
 		if err != nil || rr == nil {
-			t.Fatalf("fakedns: %q: %v", line, err)
+			return nil, fmt.Errorf("%q: %v", line, err)
 		}
 		rrs = append(rrs, rr)
 	}
-	return rrs
+	return rrs, nil
 }
 
 func key(name string) string { return dns.Fqdn(strings.ToLower(name)) }
@@ -202,7 +230,10 @@ func (s *Server) Truncate(name string) {
 // records of another type.
 func (s *Server) Answer(t testing.TB, name, qtype string, rrs ...string) {
 	t.Helper()
-	parsed := parse(t, rrs)
+	parsed, err := parse(rrs)
+	if err != nil {
+		t.Fatalf("fakedns: %v", err)
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.answers[strings.ToUpper(qtype)+" "+key(name)] = parsed
