@@ -110,7 +110,9 @@ func rblsmtpdFuse(args []string, getenv func(string) (string, bool)) (string, []
 	if v, _ := getenv("DNSCACHEIP"); v != os.Getenv("DNSCACHEIP") {
 		return "", nil, false
 	}
-	if o.verdict(getenv).Block {
+	// A lookup that failed for want of the server's descriptors is the real
+	// rblsmtpd's to make, with descriptors of its own.
+	if v := o.verdict(getenv); v.Block || v.Unsure {
 		return "", nil, false
 	}
 	return fs.Arg(0), fs.Args(), true

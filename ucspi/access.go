@@ -28,14 +28,15 @@ func (s *Server) access(c *Description) (ruleVars []string, denied bool, fail *f
 		}
 	}
 	if s.RemoteInfo {
-		if info, err := RemoteInfo(c.Local, c.Remote, s.identTimeout()); err == nil {
+		info, err := whenDescriptors(func() (string, error) { return RemoteInfo(c.Local, c.Remote, s.identTimeout()) })
+		if err == nil {
 			c.RemoteInfo = &info
 		}
 	}
 	if s.Rules == "" {
 		return nil, false, nil
 	}
-	d, err := cdbrules.LookupFile(s.Rules, s.peer(c))
+	d, err := whenDescriptors(func() (cdbrules.Decision, error) { return cdbrules.LookupFile(s.Rules, s.peer(c)) })
 	switch {
 	case err != nil && s.AllowNoRules && errors.Is(err, fs.ErrNotExist):
 		return nil, false, nil
@@ -61,7 +62,8 @@ func (s *Server) peer(c *Description) cdbrules.Peer {
 // name is the first PTR name for ip, nil when there is none or the lookup
 // fails, as 0.88 leaves the variable unset then.
 func (s *Server) name(ip netip.Addr) *string {
-	if name, err := s.dns.Name(context.Background(), ip); err == nil && name != "" {
+	name, err := whenDescriptors(func() (string, error) { return s.dns.Name(context.Background(), ip) })
+	if err == nil && name != "" {
 		return &name
 	}
 	return nil
@@ -75,7 +77,7 @@ func (s *Server) mapsBack(name string, ip netip.Addr) bool {
 	if ip = ip.Unmap(); ip.Is4() {
 		lookup = s.dns.IP4
 	}
-	addrs, _ := lookup(context.Background(), name)
+	addrs, _ := whenDescriptors(func() ([]netip.Addr, error) { return lookup(context.Background(), name) })
 	return slices.Contains(addrs, ip)
 }
 

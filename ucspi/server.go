@@ -42,6 +42,7 @@ type Server struct {
 	kids     *children
 	listener *Listener
 	dns      *dns.Resolver
+	admitted *admission // connections whose socket the server still holds
 	tcp6Vars bool      // the TCP6* variables too: listening on IPv6 (0.88 sets none)
 	argv     []string  // the program and its arguments
 	path     []string  // $PATH's directories, for a program named without a slash
@@ -115,6 +116,7 @@ func (s *Server) run(operands []string) error {
 	s.closeStdio()
 	s.prepareSpawn()
 	s.kids = newChildren(s.Limit, &s.log)
+	s.admitted = newAdmission()
 	go s.kids.reap(sigchld)
 	s.kids.status()
 	s.acceptLoop()
@@ -166,8 +168,10 @@ func (s *Server) acceptLoop() {
 	var pacing backoff
 	for {
 		s.kids.waitRoom()
+		s.admitted.admit()
 		fd, remote, scope, err := s.listener.Accept()
 		if err != nil {
+			s.admitted.done()
 			pause, warning := pacing.failed(err, time.Now())
 			if s.log.verbosity >= 1 && warning != "" {
 				s.log.write([]byte(warning))

@@ -26,7 +26,6 @@ func (s *Server) spawn(fd int, c *Description, env []string) {
 		prog, argv = s.fuse(prog, env)
 	}
 	fused := len(argv) < len(s.argv) // every fused step consumes arguments
-	var pid int
 	var files [3]uintptr
 	n := copy(files[:], s.files)
 	for i := 0; i < 2; i++ {
@@ -34,20 +33,25 @@ func (s *Server) spawn(fd int, c *Description, env []string) {
 	}
 	attr := syscall.ProcAttr{Env: env, Files: files[:n]}
 
-	s.kids.spawning.RLock()
-	if err == nil {
-		pid, err = syscall.ForkExec(prog, argv, &attr)
-		if err != nil && err != syscall.EAGAIN && fused {
+	fork := func() (int, error) {
+		s.kids.spawning.RLock()
+		defer s.kids.spawning.RUnlock()
+		pid, err := syscall.ForkExec(prog, argv, &attr)
+		if err != nil && err != syscall.EAGAIN && !shortage(err) && fused {
 			// What a fused applet would exec cannot run: let the applet
 			// run and say so in its own words.
 			pid, err = syscall.ForkExec(first, s.argv, &attr)
 		}
+		if err == nil && s.log.verbose() {
+			b := appendFrom(nil, pid, s.remoteText(c.Remote))
+			s.log.write(appendVerdict(b, "ok", pid, c))
+		}
+		return pid, err
 	}
-	if err == nil && s.log.verbose() {
-		b := appendFrom(nil, pid, s.remoteText(c.Remote))
-		s.log.write(appendVerdict(b, "ok", pid, c))
+	if err == nil {
+		// Waiting for descriptors (the fork's pipe) with the reaper free.
+		_, err = whenDescriptors(fork)
 	}
-	s.kids.spawning.RUnlock()
 
 	switch {
 	case err == nil:

@@ -6,8 +6,10 @@ package rblsmtpd
 
 import (
 	"context"
+	"errors"
 	"net/netip"
 	"strings"
+	"syscall"
 	"time"
 )
 
@@ -61,10 +63,13 @@ type Lists struct {
 
 // Verdict is what happens to the client: the SMTP server runs, or (Block) the
 // client is turned away with Code (451 temporary, 553 permanent) and Text.
+// Unsure says that a lookup it rests on failed for want of descriptors: a
+// process of its own (0.88's rblsmtpd) would not have failed there.
 type Verdict struct {
-	Block bool
-	Code  int
-	Text  string
+	Block  bool
+	Code   int
+	Text   string
+	Unsure bool
 }
 
 // LookupError is the text a fail-closed lookup failure blocks with.
@@ -103,38 +108,40 @@ func Decide(ctx context.Context, rblsmtpd *string, remoteIP string, l *Lists) Ve
 		go func() { answers[i] <- l.lookup(ctx, s, ip) }()
 	}
 
-	mustNotBounce := false
+	mustNotBounce, unsure := false, false
+	decide := func(v Verdict) Verdict { v.Unsure = unsure; return v }
 	for i, s := range l.Sources {
 		a := <-answers[i]
+		unsure = unsure || a.short
 		switch {
 		case a.failed && s.Allow:
 			mustNotBounce = true
 			if !s.FailClosed {
-				return Verdict{}
+				return decide(Verdict{})
 			}
 		case a.failed:
 			mustNotBounce = true
 			if s.FailClosed {
-				return Verdict{Block: true, Code: 451, Text: LookupError}
+				return decide(Verdict{Block: true, Code: 451, Text: LookupError})
 			}
 		case a.listed && s.Allow:
-			return Verdict{}
+			return decide(Verdict{})
 		case a.listed:
 			code := 451
 			if s.Bounce && !mustNotBounce {
 				code = 553
 			}
-			return Verdict{Block: true, Code: code, Text: a.text}
+			return decide(Verdict{Block: true, Code: code, Text: a.text})
 		}
 	}
-	return Verdict{}
+	return decide(Verdict{})
 }
 
 // answer is one source's reply: listed (with the text to use), not listed, or
-// the lookup failed.
+// the lookup failed (short: for want of descriptors).
 type answer struct {
-	listed, failed bool
-	text           string
+	listed, failed, short bool
+	text                  string
 }
 
 func (l *Lists) lookup(ctx context.Context, s Source, ip netip.Addr) answer {
@@ -151,7 +158,7 @@ func (l *Lists) lookup(ctx context.Context, s Source, ip netip.Addr) answer {
 		// empty text is no listing.
 		text, err := l.Resolver.TXT(ctx, name)
 		if err != nil {
-			return answer{failed: true}
+			return answer{failed: true, short: shortage(err)}
 		}
 		return answer{listed: text != "", text: text}
 	}
@@ -159,13 +166,18 @@ func (l *Lists) lookup(ctx context.Context, s Source, ip netip.Addr) answer {
 	// is read as addresses without a question.
 	addrs, err := l.Resolver.IP4(ctx, name)
 	if err != nil {
-		return answer{failed: true}
+		return answer{failed: true, short: shortage(err)}
 	}
 	if s.Allow {
 		// 0.88 accepted on any A record at all.
 		return answer{listed: len(addrs) > 0}
 	}
 	return listing(addrs, strings.ReplaceAll(s.Message, "%IP%", ip.String()))
+}
+
+// shortage reports whether err is a want of descriptors.
+func shortage(err error) bool {
+	return errors.Is(err, syscall.EMFILE) || errors.Is(err, syscall.ENFILE)
 }
 
 // listing reads an A list's answer the way today's lists define it (RFC 5782):

@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/netip"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -242,4 +243,27 @@ func FuzzBlock(f *testing.F) {
 			t.Fatalf("Block(%q): reply %q", arg, r)
 		}
 	})
+}
+
+// shortResolver fails every lookup for want of descriptors.
+type shortResolver struct{}
+
+func (shortResolver) TXT(context.Context, string) (string, error)       { return "", syscall.EMFILE }
+func (shortResolver) IP4(context.Context, string) ([]netip.Addr, error) { return nil, syscall.ENFILE }
+
+// TestShortageMakesVerdictsUnsure: a lookup that failed for want of
+// descriptors is not a DNS failure a process of its own would have met: the
+// verdict says so, for tcpserver to leave the decision to rblsmtpd itself.
+func TestShortageMakesVerdictsUnsure(t *testing.T) {
+	_, lists := startLists(t)
+	for _, line := range []string{"-r txt.test", "-c -r txt.test", "-a white.test -r txt.test"} {
+		l := &Lists{Sources: src(line), Resolver: shortResolver{}}
+		if v := Decide(context.Background(), nil, "1.2.3.4", l); !v.Unsure {
+			t.Errorf("%s: %+v, want unsure", line, v)
+		}
+		lists.Sources = src(line)
+		if v := Decide(context.Background(), nil, "1.2.3.4", lists); v.Unsure {
+			t.Errorf("%s with a resolver: %+v", line, v)
+		}
+	}
 }
