@@ -42,12 +42,13 @@ type Server struct {
 	kids     *children
 	listener *Listener
 	dns      *dns.Resolver
-	admitted *admission // connections whose socket the server still holds
-	tcp6Vars bool       // the TCP6* variables too: listening on IPv6 (0.88 sets none)
-	argv     []string   // the program and its arguments
-	path     []string   // $PATH's directories, for a program named without a slash
-	env      []string   // our environment minus any inherited connection variables
-	files    []uintptr  // the program's 0, 1 (the connection, filled in) and 2 (our stderr, unless closed)
+	tcp6Vars bool      // the TCP6* variables too: listening on IPv6 (0.88 sets none)
+	argv     []string  // the program and its arguments
+	path     []string  // $PATH's directories, for a program named without a slash
+	env      []string  // our environment minus any inherited connection variables
+	files    []uintptr // the program's 0, 1 (the connection, filled in) and 2 (our stderr, unless closed)
+
+	admitted *admission // connections whose socket the server still holds (descriptors.go)
 }
 
 // Run is tcpserver from its operands (host port program [ arg ... ]) to the
