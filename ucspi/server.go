@@ -55,14 +55,6 @@ type Server struct {
 // accept loop, which it never leaves but to exit: errors come back as
 // exit.Error in 0.88's words.
 func (s *Server) Run(operands []string) error {
-	err := s.run(operands)
-	if e := exit.As(err); e != nil && s.Verbosity == 0 {
-		return exit.Status(e.Code) // -q: not even the fatal errors
-	}
-	return err
-}
-
-func (s *Server) run(operands []string) error {
 	s.log.verbosity = s.Verbosity
 	if len(operands) < 2 {
 		return exit.Usage()
@@ -90,6 +82,9 @@ func (s *Server) run(operands []string) error {
 	signal.Notify(sigchld, syscall.SIGCHLD)
 
 	s.dns = dns.New()
+	if s.Force6 && !s.IPv4Only && (hostname == "0" || hostname == "") {
+		hostname = "::" // -6: both families, as ucspi-tcp-ipv6's default
+	}
 	ip, err := Host(s.dns, hostname, s.IPv4Only)
 	if err != nil {
 		return err
