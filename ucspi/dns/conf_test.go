@@ -253,3 +253,32 @@ func FuzzLiteral4(f *testing.F) {
 		}
 	})
 }
+
+// FuzzCacheIPs: whatever $DNSCACHEIP holds, at most 16 servers come out, each
+// as the text it was read from says (an IPv4 address modulo 256, or IPv6).
+func FuzzCacheIPs(f *testing.F) {
+	f.Fuzz(func(t *testing.T, v string) {
+		servers := cacheIPs(v)
+		if len(servers) > maxServers {
+			t.Fatalf("%q: %d servers", v, len(servers))
+		}
+		for _, s := range servers {
+			if !s.IsValid() || s.Is4In6() {
+				t.Fatalf("%q: server %v", v, s)
+			}
+		}
+	})
+}
+
+// FuzzRewrite: any dnsrewrite rule on any name gives a name, and a rule that
+// is not one of djb's four kinds changes nothing.
+func FuzzRewrite(f *testing.F) {
+	f.Fuzz(func(t *testing.T, name, rule string) {
+		got := rewrite(name, rule)
+		if rule == "" || !strings.ContainsRune("?=*-", rune(rule[0])) || !strings.Contains(rule, ":") {
+			if got != name {
+				t.Fatalf("rewrite(%q, %q) = %q", name, rule, got)
+			}
+		}
+	})
+}
