@@ -3,6 +3,7 @@ package dns
 import (
 	"context"
 	"errors"
+	"net"
 	"net/netip"
 	"slices"
 	"strings"
@@ -233,4 +234,43 @@ func TestCancelled(t *testing.T) {
 	if _, err := r.TXT(ctx, "x.test"); !errors.Is(err, syscall.ETIMEDOUT) || time.Since(start) > 5*time.Second {
 		t.Errorf("deadline: %v", err)
 	}
+}
+
+// BenchmarkReverseAndForward: tcpserver -h -p's two questions for one
+// connection, against a server on loopback; Go's resolver (what ucspi used
+// before) side by side.
+func BenchmarkReverseAndForward(b *testing.B) {
+	srv := fakedns.Start(b, "2.0.0.127.in-addr.arpa. PTR client.bench.", "client.bench. A 127.0.0.2")
+	b.Setenv("DNSCACHEIP", srv.IP)
+	ip := netip.MustParseAddr("127.0.0.2")
+	ctx := context.Background()
+	b.Run("djb", func(b *testing.B) {
+		r := New()
+		b.ReportAllocs()
+		for b.Loop() {
+			name, err := r.Name(ctx, ip)
+			if err != nil || name != "client.bench" {
+				b.Fatal(name, err)
+			}
+			if addrs, err := r.IP4(ctx, name); err != nil || len(addrs) != 1 {
+				b.Fatal(addrs, err)
+			}
+		}
+	})
+	b.Run("go", func(b *testing.B) {
+		r := &net.Resolver{PreferGo: true, Dial: func(ctx context.Context, network, _ string) (net.Conn, error) {
+			var d net.Dialer
+			return d.DialContext(ctx, network, srv.IP+":53")
+		}}
+		b.ReportAllocs()
+		for b.Loop() {
+			names, err := r.LookupAddr(ctx, ip.String())
+			if err != nil || len(names) == 0 {
+				b.Fatal(names, err)
+			}
+			if addrs, err := r.LookupNetIP(ctx, "ip4", names[0]); err != nil || len(addrs) != 1 {
+				b.Fatal(addrs, err)
+			}
+		}
+	})
 }
