@@ -63,36 +63,63 @@ func TestDNSAgainstReference(t *testing.T) {
 	)
 }
 
-// TestDNSFailuresAgainstReference: tcpserver's fatal errors when its host
-// operand cannot be looked up, in 0.88's words.
+// TestDNSFailuresAgainstReference: what a failing DNS costs and how it is
+// worded, in 0.88's words and after 0.88's retries: tcpserver's host operand,
+// tcpclient's, rblsmtpd's lists. A silent server costs djb's library 59 s; in
+// -short mode those cases are left out.
 func TestDNSFailuresAgainstReference(t *testing.T) {
 	srv := fakedns.Start(t, "nodata.test. MX 10 x.test.")
 	srv.ServFail("broken.test.")
-	absent := fakedns.Absent(t)
-	cases := []struct {
-		name, dns, host string
-	}{
-		{"refused", absent, "name.test"},
-		{"SERVFAIL", srv.IP, "broken.test"},
-		{"no address", srv.IP, "nodata.test"},
-		{"NXDOMAIN", srv.IP, "nx.test"},
-		{"long label", srv.IP, strings.Repeat("x", 64) + ".test"},
-		{"no server", "0.0.0.0", "name.test"},
+	srv.ServFail("1.0.0.127.broken.test.")
+	absent, mute := fakedns.Absent(t), fakedns.Mute(t)
+	type run struct {
+		name, prog, dns string
+		args            []string
+	}
+	cases := []run{
+		{"refused", "tcpserver", absent, []string{"name.test", "0", "true"}},
+		{"SERVFAIL", "tcpserver", srv.IP, []string{"broken.test", "0", "true"}},
+		{"no address", "tcpserver", srv.IP, []string{"nodata.test", "0", "true"}},
+		{"NXDOMAIN", "tcpserver", srv.IP, []string{"nx.test", "0", "true"}},
+		{"long label", "tcpserver", srv.IP, []string{strings.Repeat("x", 64) + ".test", "0", "true"}},
+		{"no server", "tcpserver", "0.0.0.0", []string{"name.test", "0", "true"}},
+		{"second server", "tcpserver", absent + "." + srv.IP, []string{"nx.test", "0", "true"}},
+		{"tcpclient, SERVFAIL", "tcpclient", srv.IP, []string{"broken.test", "1", "true"}},
+		{"rblsmtpd -c, SERVFAIL", "rblsmtpd", srv.IP, []string{"-c", "-t0", "-r", "broken.test", "echo", "passed"}},
+		{"rblsmtpd -c, refused", "rblsmtpd", absent, []string{"-c", "-t0", "-r", "rbl.test", "echo", "passed"}},
+	}
+	if !testing.Short() {
+		cases = append(cases,
+			run{"silent", "tcpserver", mute, []string{"name.test", "0", "true"}},
+			run{"tcpclient, silent", "tcpclient", mute, []string{"name.test", "1", "true"}},
+			run{"rblsmtpd -c, silent", "rblsmtpd", mute, []string{"-c", "-t0", "-r", "rbl.test", "echo", "passed"}},
+		)
 	}
 	results := make([][2]reftest.Result, len(cases))
-	progs := [2]string{reftest.Ref(t, "tcpserver"), reftest.Ours(t, "tcpserver")}
+	took := make([][2]time.Duration, len(cases))
 	atOnce(t, 2*len(cases), func(t *testing.T, i int) {
 		tc := cases[i/2]
-		results[i/2][i%2] = reftest.Run(t, progs[i%2], reftest.Cmd{
-			Args:    []string{tc.host, "0", "true"},
-			Env:     pathEnv("DNSCACHEIP=" + tc.dns),
-			Timeout: 30 * time.Second,
+		prog := reftest.Ref(t, tc.prog)
+		if i%2 == 1 {
+			prog = reftest.Ours(t, tc.prog)
+		}
+		start := time.Now()
+		results[i/2][i%2] = reftest.Run(t, prog, reftest.Cmd{
+			Args:    tc.args,
+			Env:     pathEnv("DNSCACHEIP="+tc.dns, "DNSREWRITEFILE=/dev/null", "TCPREMOTEIP=127.0.0.1"),
+			Timeout: 90 * time.Second,
 		})
+		took[i/2][i%2] = time.Since(start)
 	})
 	for i, tc := range cases {
 		want, got := results[i][0], results[i][1]
-		if string(want.Stderr) != string(got.Stderr) || want.Code != got.Code || len(want.Stdout)+len(got.Stdout) > 0 {
-			t.Errorf("%s: reference %q exit %d, ours %q exit %d", tc.name, want.Stderr, want.Code, got.Stderr, got.Code)
+		want.Stderr, got.Stderr = reftest.Pids(want.Stderr), reftest.Pids(got.Stderr)
+		if string(want.Stdout) != string(got.Stdout) || string(want.Stderr) != string(got.Stderr) || want.Code != got.Code {
+			t.Errorf("%s: reference %q %q exit %d, ours %q %q exit %d", tc.name, want.Stdout, want.Stderr, want.Code, got.Stdout, got.Stderr, got.Code)
+		}
+		// The same retries: the same time, within a second or two.
+		if d := took[i][1] - took[i][0]; d > 2*time.Second || d < -2*time.Second {
+			t.Errorf("%s: reference took %v, ours %v", tc.name, took[i][0], took[i][1])
 		}
 	}
 }
