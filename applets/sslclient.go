@@ -18,7 +18,6 @@ import (
 
 	"github.com/ucspi-go/ucspi/applets/internal/relay"
 	"github.com/ucspi-go/ucspi/ucspi"
-	"github.com/ucspi-go/ucspi/ucspi/dns"
 	"github.com/ucspi-go/ucspi/ucspi/exit"
 	"github.com/ucspi-go/ucspi/ucspi/pathexec"
 	"github.com/ucspi-go/ucspi/ucspi/ssl"
@@ -107,8 +106,8 @@ func sslclient(o *clientOptions, x *sslOptions, errs io.Writer, operands []strin
 			return exit.Fatal(exit.Temporary, "unable to load certificate ", err.Error())
 		}
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), dns.Timeout)
-	defer cancel()
+	// The lookups are bounded by djb's schedule, as tcpclient's are.
+	ctx := context.Background()
 	host := operands[0]
 	conn, err := dial(ctx, c, host, operands[1])
 	if err != nil {

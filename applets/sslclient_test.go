@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/ucspi-go/ucspi/internal/certs"
+	"github.com/ucspi-go/ucspi/internal/fakedns"
 	"github.com/ucspi-go/ucspi/internal/reftest"
 )
 
@@ -86,7 +87,14 @@ func newClientRig(t *testing.T) *clientRig {
 
 func sslclientRun(t *testing.T, args ...string) reftest.Result {
 	t.Helper()
-	return reftest.Run(t, reftest.Ours(t, "sslclient"), reftest.Cmd{Args: args, Timeout: 20 * time.Second})
+	return reftest.Run(t, reftest.Ours(t, "sslclient"), reftest.Cmd{Args: args, Env: localhostEnv(t), Timeout: 20 * time.Second})
+}
+
+// localhostEnv is an environment in which the DNS knows localhost: like
+// djb's, our resolver never reads /etc/hosts.
+func localhostEnv(t *testing.T) []string {
+	dns := fakedns.Start(t, "localhost. A 127.0.0.1")
+	return []string{"PATH=" + os.Getenv("PATH"), "DNSCACHEIP=" + dns.IP}
 }
 
 func TestSSLClientDataBothWays(t *testing.T) {
@@ -175,7 +183,7 @@ func TestSSLClientCertificate(t *testing.T) {
 	cmd := exec.Command(reftest.Ours(t, "sslclient"), "-3", "-s", "-a", r.ca.File, "-c", r.client.CertFile, "-k", legacy,
 		"-RHl0", "localhost", port, "sh", "-c", "echo $SSL_CLIENT_S_DN")
 	cmd.ExtraFiles = []*os.File{pr}
-	cmd.Env = []string{"PATH=" + os.Getenv("PATH")}
+	cmd.Env = localhostEnv(t)
 	out, err := cmd.CombinedOutput()
 	pr.Close()
 	if err != nil || string(out) != "/O=Clients/CN=client.test\n" {

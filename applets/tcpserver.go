@@ -184,7 +184,7 @@ dropped with "warning: dropping connection, ...") is logged with P 0.
 SIGTERM makes tcpserver exit 0 at once, leaving the programs running.`,
 	Environment: `For each connection program gets tcpserver's environment, without the connection variables (PROTO, TCP*, TCP6*) it inherited, plus: PROTO (TCP, or TCP6 for an IPv6 peer); TCPLOCALIP, TCPLOCALPORT and TCPLOCALHOST, the local end; TCPREMOTEIP, TCPREMOTEPORT, TCPREMOTEHOST and TCPREMOTEINFO, the peer (the last two unset when unknown or not looked up); on an IPv6 socket the TCP6* copies of them; and the variables of the rule that allowed the connection, which win.
 
-tcpserver reads $DNSCACHEIP (the DNS servers to ask, else those of /etc/resolv.conf), $PATH (to find program), and with -U $UID and $GID.`,
+tcpserver reads $DNSCACHEIP (the DNS servers to ask, separated by dots, else those of /etc/resolv.conf; /etc/hosts is never read), $PATH (to find program), and with -U $UID and $GID.`,
 	ExitStatus: `0 on SIGTERM. 100 for a usage error: a missing operand, a bad option, an option value that is not a number or is out of range, a -u or -g name not in /etc/passwd or /etc/group, a port above 65535. 111 when it cannot listen ("tcpserver: fatal: unable to bind: address already used"), cannot find host's address or port's number, or cannot switch ids.`,
 	Examples: `A test server, and a client for it:
 

@@ -19,7 +19,8 @@
 #   chains   tcpserver running argv0 and rblsmtpd in front of the handler,
 #            ours (which does their work in-process) and Debian's, at 1 and
 #            8 in flight, and a spam flood: 100 listed clients beside 100
-#            unlisted ones against -c 40;
+#            unlisted ones against -c 40; and the handler alone under -h -p,
+#            a reverse and a forward lookup per connection;
 #   startup  how long argv0 /bin/true takes to start and exec: ours (the
 #            static binary, and the default make build), the Go floor
 #            (bench/gofloor) and Debian's C;
@@ -157,7 +158,7 @@ has memory && total=$((total + nmemory))
 has stream && total=$((total + 1))
 has rules && total=$((total + RULES_ROUNDS * 4))
 has scale && total=$((total + 2 * (nhold + 2)))
-has chains && total=$((total + CHAIN_ROUNDS * 2 * 2 * 4 + 2))
+has chains && total=$((total + CHAIN_ROUNDS * 2 * 2 * 5 + 2))
 has startup && total=$((total + 1))
 if has tls; then
 	tls_servers="ours"
@@ -504,11 +505,12 @@ if has chains; then
 		"rblsmtpd, RBLSMTPD empty") srvenv+=(RBLSMTPD=) prog=("$bin/rblsmtpd" -r bl.bench "$work/okprog") ;;
 		"rblsmtpd, not listed") prog=("$bin/rblsmtpd" -r bl.bench "$work/okprog") ;;
 		"qmail-like: -h -x rules, rblsmtpd") srvopts=(-R -h -l0 -x "$work/chain.cdb") prog=("$bin/rblsmtpd" -r bl.bench "$work/okprog") ;;
+		"-h -p: a reverse and a forward lookup") srvopts=(-R -h -p -l0) prog=("$work/okprog") ;;
 		esac
 	}
 	for round in $(seq "$CHAIN_ROUNDS"); do
 		for level in 1 8; do
-			for name in argv0 "rblsmtpd, RBLSMTPD empty" "rblsmtpd, not listed" "qmail-like: -h -x rules, rblsmtpd"; do
+			for name in argv0 "rblsmtpd, RBLSMTPD empty" "rblsmtpd, not listed" "qmail-like: -h -x rules, rblsmtpd" "-h -p: a reverse and a forward lookup"; do
 				for impl in ours debian; do
 					step "chains round $round/$CHAIN_ROUNDS: $impl, $name, $level in flight"
 					chain "$name" "$impl"

@@ -13,6 +13,7 @@ import (
 // forked only at the end; every ending is logged as 0.88's child would have
 // been.
 func (s *Server) serve(fd int, remote netip.AddrPort, scope uint32) {
+	defer s.admitted.done() // every ending lets go of fd
 	c, fail := s.accepted(fd, remote)
 	if fail != nil {
 		s.drop(fd, remote, nil, fail)
@@ -70,7 +71,7 @@ func (s *Server) environ(c *Description, scope uint32, ruleVars []string) []stri
 func (s *Server) connVars(c *Description, scope uint32) []string {
 	vars := c.Vars()
 	if scope != 0 && c.Remote.Addr().IsLinkLocalUnicast() {
-		if ifi, err := net.InterfaceByIndex(int(scope)); err == nil {
+		if ifi, err := whenDescriptors(func() (*net.Interface, error) { return net.InterfaceByIndex(int(scope)) }); err == nil {
 			vars = append(vars, "TCP6INTERFACE="+ifi.Name)
 		}
 	}

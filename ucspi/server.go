@@ -1,8 +1,6 @@
 package ucspi
 
 import (
-	"context"
-	"net"
 	"net/netip"
 	"os"
 	"os/signal"
@@ -47,12 +45,14 @@ type Server struct {
 	log      logger
 	kids     *children
 	listener *Listener
-	dns      *net.Resolver
+	dns      *dns.Resolver
 	tcp6Vars bool      // the TCP6* variables too: listening on IPv6 (0.88 sets none)
 	argv     []string  // the program and its arguments
 	path     []string  // $PATH's directories, for a program named without a slash
 	env      []string  // our environment minus any inherited connection variables
 	files    []uintptr // the program's 0, 1 (the connection, filled in) and 2 (our stderr, unless closed)
+
+	admitted *admission // connections whose socket the server still holds (descriptors.go)
 }
 
 // Run is tcpserver from its operands (host port program [ arg ... ]) to the
@@ -94,12 +94,10 @@ func (s *Server) Run(operands []string) error {
 		return err
 	}
 	s.dns = dns.New()
-	ctx, cancel := context.WithTimeout(context.Background(), dns.Timeout)
 	if s.Force6 && !s.IPv4Only && (hostname == "0" || hostname == "") {
 		hostname = "::" // -6: both families, as ucspi-tcp-ipv6's default
 	}
-	ip, err := Host(ctx, s.dns, hostname, s.IPv4Only)
-	cancel()
+	ip, err := Host(s.dns, hostname, s.IPv4Only)
 	if err != nil {
 		return err
 	}
@@ -129,6 +127,7 @@ func (s *Server) Run(operands []string) error {
 	s.closeStdio()
 	s.prepareSpawn()
 	s.kids = newChildren(s.Limit, &s.log)
+	s.admitted = newAdmission()
 	go s.kids.reap(sigchld)
 	s.kids.status()
 	s.acceptLoop()
@@ -180,8 +179,10 @@ func (s *Server) acceptLoop() {
 	var pacing backoff
 	for {
 		s.kids.waitRoom()
+		s.admitted.admit()
 		fd, remote, scope, err := s.listener.Accept()
 		if err != nil {
+			s.admitted.done()
 			if s.listener.closed.Load() {
 				return
 			}

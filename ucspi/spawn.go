@@ -43,21 +43,26 @@ func (s *Server) spawn(fd int, c *Description, env []string, extra ...int) int {
 	}
 	attr := syscall.ProcAttr{Env: env, Files: files[:n]}
 
-	s.kids.spawning.RLock()
-	if err == nil {
-		pid, err = syscall.ForkExec(prog, argv, &attr)
-		if err != nil && err != syscall.EAGAIN && fused {
+	fork := func() (int, error) {
+		s.kids.spawning.RLock()
+		defer s.kids.spawning.RUnlock()
+		pid, err := syscall.ForkExec(prog, argv, &attr)
+		if err != nil && err != syscall.EAGAIN && !shortage(err) && fused {
 			// What a fused applet would exec cannot run: let the applet
 			// run and say so in its own words.
 			pid, err = syscall.ForkExec(first, s.argv, &attr)
 		}
+		if err == nil && s.log.verbose() {
+			b := s.log.appendFrom(nil, pid, s.remoteText(c.Remote))
+			b = s.log.appendVerdict(b, "ok", pid, c)
+			s.log.write(s.log.appendAccept(b, pid, c))
+		}
+		return pid, err
 	}
-	if err == nil && s.log.verbose() {
-		b := s.log.appendFrom(nil, pid, s.remoteText(c.Remote))
-		b = s.log.appendVerdict(b, "ok", pid, c)
-		s.log.write(s.log.appendAccept(b, pid, c))
+	if err == nil {
+		// Waiting for descriptors (the fork's pipe) with the reaper free.
+		pid, err = whenDescriptors(fork)
 	}
-	s.kids.spawning.RUnlock()
 
 	switch {
 	case err == nil:

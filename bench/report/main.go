@@ -611,7 +611,9 @@ machine single runs vary by 30% or more, medians much less.
   implementation with its own argv0 and rblsmtpd. Ours does their work inside
   the server where they would only decide and exec (docs/tcpserver.md,
   "Fusion"); "not listed" asks bench/dnsd, a DNS server on loopback, which
-  answers NXDOMAIN; "qmail-like" adds -h and a rules cdb. In the spam flood,
+  answers NXDOMAIN; "qmail-like" adds -h and a rules cdb; "-h -p" runs okprog
+  alone with a reverse and a forward lookup per connection, asked of dnsd. In
+  the spam flood,
   100 clients from 127.0.0.2 (listed, rejected at once with -t 0) and 100
   from 127.0.0.1 (not listed) share -c 40.
 - Start-up is bench/startup.c spawning the command and waiting for it, N
