@@ -64,7 +64,7 @@ func BenchmarkLookup(b *testing.B) {
 func BenchmarkLookupFile(b *testing.B) {
 	path := bench100kFile(b)
 	for b.Loop() {
-		d, err := LookupFile(path, benchPeer.IP, benchPeer.Host, benchPeer.Info)
+		d, err := LookupFile(path, benchPeer)
 		if err != nil || d.Key != "" || !d.Found {
 			b.Fatal(d, err)
 		}

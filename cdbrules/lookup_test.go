@@ -19,7 +19,7 @@ import (
 func lookupKeys(t *testing.T, p Peer) []string {
 	t.Helper()
 	var keys []string
-	m, err := New(compileOurs(t, []byte("nothing.matches:deny\n"))).Lookup(p, func(k string) { keys = append(keys, k) })
+	m, err := newRules(compileOurs(t, []byte("nothing.matches:deny\n"))).Lookup(p, func(k string) { keys = append(keys, k) })
 	if err != nil || m.Found {
 		t.Fatalf("%+v: %v %v", p, m, err)
 	}
@@ -105,14 +105,14 @@ func TestLookupFile(t *testing.T) {
 		{"2001:db8:5::1", "", "", Decision{Key: "2001:db8:", Found: true, Deny: true}},
 		{"fe80::1%eth0", "", "", Decision{Key: "", Found: true, Env: []string{"DEFAULT=yes"}}},
 	} {
-		got, err := LookupFile(path, c.ip, c.host, c.info)
+		got, err := LookupFile(path, testPeer(c.ip, c.host, c.info))
 		if err != nil || !reflect.DeepEqual(got, c.want) {
 			t.Errorf("%s %q %q: %+v %v, want %+v", c.ip, c.host, c.info, got, err, c.want)
 		}
 	}
 
 	nodefault := writeCDB(t, "1.2.3.4:deny\n")
-	if got, err := LookupFile(nodefault, "5.6.7.8", "", ""); err != nil || got.Found || got.Deny || got.Key != "" {
+	if got, err := LookupFile(nodefault, testPeer("5.6.7.8", "", "")); err != nil || got.Found || got.Deny || got.Key != "" {
 		t.Errorf("no rule matched: %+v %v", got, err)
 	}
 
@@ -135,7 +135,7 @@ func TestLookupFile(t *testing.T) {
 		{fifo, syscall.EINVAL},
 		{truncated, syscall.EPROTO},
 	} {
-		_, err := LookupFile(c.path, "1.2.3.4", "", "")
+		_, err := LookupFile(c.path, testPeer("1.2.3.4", "", ""))
 		if !errors.Is(err, c.want) {
 			t.Errorf("%s: %v, want %v", c.path, err, c.want)
 		}
@@ -194,12 +194,12 @@ func randomIP6(r *rand.Rand) [16]byte {
 
 func cidrKeyList(t *testing.T, cidr string) []string {
 	t.Helper()
-	var keys []string
-	err := Keys([]byte(cidr), func(k []byte) error { keys = append(keys, string(k)); return nil })
+	var list []string
+	err := keys([]byte(cidr), nil, func(k []byte) error { list = append(list, string(k)); return nil })
 	if err != nil {
 		t.Fatalf("%s: %v", cidr, err)
 	}
-	return keys
+	return list
 }
 
 // The keys docs/rules.md and the man page promise.
@@ -242,7 +242,7 @@ func TestCIDRKeys(t *testing.T) {
 		}
 	}
 	for _, cidr := range []string{"2001:db8:0:1::/64", "fe80::/64", "::/32", "2001:0:5::/48", "2001:db8::/128", "::/128", "2001:db8::/127", "1:2:3:4:5:6:7:0/128"} {
-		if err := Keys([]byte(cidr), func([]byte) error { return nil }); !errors.Is(err, errAmbiguous6) {
+		if err := keys([]byte(cidr), nil, func([]byte) error { return nil }); !errors.Is(err, errAmbiguous6) {
 			t.Errorf("%s: %v, want refusal", cidr, err)
 		}
 	}
@@ -289,10 +289,10 @@ func TestCIDRMatchesExactlyThePrefix(t *testing.T) {
 				continue
 			}
 		}
-		if err := Keys([]byte(p.String()), func([]byte) error { return nil }); errors.Is(err, errAmbiguous6) && round >= len(fixed) {
+		if err := keys([]byte(p.String()), nil, func([]byte) error { return nil }); errors.Is(err, errAmbiguous6) && round >= len(fixed) {
 			continue // refused, and TestCIDRKeys checks which are
 		}
-		rules := New(compileOurs(t, []byte(p.String()+":deny\n:allow\n")))
+		rules := newRules(compileOurs(t, []byte(p.String()+":deny\n:allow\n")))
 		for i := 0; i < 200; i++ {
 			a := nearby(r, p)
 			m, err := rules.Lookup(Peer{IP: CanonicalIP(a.String())}, nil)
@@ -362,7 +362,7 @@ func TestCompileIsAtomic(t *testing.T) {
 			return
 		default:
 		}
-		d, err := LookupFile(path, "1.2.3.4", "", "")
+		d, err := LookupFile(path, testPeer("1.2.3.4", "", ""))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -406,7 +406,7 @@ func TestLookupFileSeesChanges(t *testing.T) {
 	path, tmp := filepath.Join(dir, "rules.cdb"), filepath.Join(dir, "rules.tmp")
 	env := func() []string {
 		t.Helper()
-		d, err := LookupFile(path, "1.2.3.4", "", "")
+		d, err := LookupFile(path, testPeer("1.2.3.4", "", ""))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -428,11 +428,11 @@ func TestLookupFileSeesChanges(t *testing.T) {
 		t.Errorf("after rewriting in place: %q", got)
 	}
 	os.Remove(path)
-	if _, err := LookupFile(path, "1.2.3.4", "", ""); !errors.Is(err, fs.ErrNotExist) {
+	if _, err := LookupFile(path, testPeer("1.2.3.4", "", "")); !errors.Is(err, fs.ErrNotExist) {
 		t.Errorf("after removing: %v", err)
 	}
 	os.WriteFile(path, nil, 0644)
-	if _, err := LookupFile(path, "1.2.3.4", "", ""); !errors.Is(err, syscall.EINVAL) {
+	if _, err := LookupFile(path, testPeer("1.2.3.4", "", "")); !errors.Is(err, syscall.EINVAL) {
 		t.Errorf("after emptying: %v", err)
 	}
 }
@@ -451,4 +451,10 @@ func TestTruncatedWhileMapped(t *testing.T) {
 	if _, err := r.Lookup(Peer{IP: "1.2.3.4"}, nil); !errors.Is(err, syscall.EPROTO) {
 		t.Errorf("%v", err)
 	}
+}
+
+// testPeer is a peer as tcpserver passes one: the address canonical, an empty
+// host or info unknown.
+func testPeer(ip, host, info string) Peer {
+	return Peer{IP: CanonicalIP(ip), Host: host, HostKnown: host != "", Info: info, InfoKnown: info != ""}
 }

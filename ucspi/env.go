@@ -9,20 +9,25 @@ import (
 	"strings"
 )
 
-// Conn is what the environment tells a program about its TCP connection.
-type Conn struct {
+// Description is what the environment tells a program about its TCP
+// connection: the addresses of both ends, and what is known of their names and
+// of the remote user.
+type Description struct {
 	Local, Remote netip.AddrPort
 	// nil means unknown: the variable is unset, not empty, as under 0.88.
 	LocalHost, RemoteHost, RemoteInfo *string
-	// Six adds the TCP6* variables that ucspi-tcp-ipv6's tcpserver sets, where an
-	// IPv4 peer appears as an IPv4-mapped address.
-	Six bool
+	// TCP6Vars adds the TCP6* variables that ucspi-tcp-ipv6's tcpserver sets,
+	// where an IPv4 peer appears as an IPv4-mapped address.
+	TCP6Vars bool
 	// Force6 is tcpserver -6: the IPv6 view even for an IPv4 peer, PROTO=TCP6
 	// and IPv4-mapped addresses in the TCP* variables too.
 	Force6 bool
+	// TLS is "PROTOCOL:CIPHER" once sslserver's handshake is done, for its
+	// -V log line; "" otherwise.
+	TLS string
 }
 
-// Known wraps s as a known value for Conn's optional fields.
+// Known wraps s as a known value for Description's optional fields.
 func Known(s string) *string { return &s }
 
 // IPText is an address as 0.88 and its IPv6 patch print it: a dotted quad for
@@ -30,15 +35,16 @@ func Known(s string) *string { return &s }
 func IPText(a netip.Addr) string { return a.Unmap().String() }
 
 // Proto is "TCP" for an IPv4 peer and "TCP6" for an IPv6 one.
-func (c *Conn) Proto() string {
+func (c *Description) Proto() string {
 	if !c.Force6 && c.Remote.Addr().Unmap().Is4() {
 		return "TCP"
 	}
 	return "TCP6"
 }
 
-// names lists every variable Conn may set, so Environ can drop stale copies the
-// parent inherited (a TCPREMOTEHOST from an outer tcpserver must not leak).
+// names lists every variable Description may set, so Environment can drop stale
+// copies the parent inherited (a TCPREMOTEHOST from an outer tcpserver must not
+// leak).
 var names = []string{
 	"PROTO",
 	"TCPLOCALIP", "TCPLOCALPORT", "TCPLOCALHOST",
@@ -49,7 +55,7 @@ var names = []string{
 
 // Vars returns the connection's variables as "NAME=value", in the order 0.88
 // sets them; the unknown ones are left out.
-func (c *Conn) Vars() []string {
+func (c *Description) Vars() []string {
 	vars := make([]string, 0, 16)
 	add := func(name string, value *string) {
 		if value != nil {
@@ -58,7 +64,7 @@ func (c *Conn) Vars() []string {
 	}
 	both := func(name string, value, value6 *string) {
 		add("TCP"+name, value)
-		if c.Six {
+		if c.TCP6Vars {
 			add("TCP6"+name, value6)
 		}
 	}
@@ -85,13 +91,6 @@ func (c *Conn) Vars() []string {
 	both("REMOTEHOST", c.RemoteHost, c.RemoteHost)
 	both("REMOTEINFO", c.RemoteInfo, c.RemoteInfo)
 	return vars
-}
-
-// Environ returns base with the connection's variables in place of any it
-// inherited, then extra (a rule's VAR=value settings, which win over ours since
-// 0.88 applies them last).
-func (c *Conn) Environ(base []string, extra ...string) []string {
-	return Environment(base, append(c.Vars(), extra...))
 }
 
 // Environment is base with every variable named in set removed, every
@@ -128,4 +127,15 @@ func nameOf(kv string) string {
 		return kv[:i]
 	}
 	return kv
+}
+
+// LookupEnv is os.LookupEnv on an environment list: the first setting of
+// name, as getenv(3) finds it.
+func LookupEnv(env []string, name string) (string, bool) {
+	for _, kv := range env {
+		if len(kv) > len(name) && kv[len(name)] == '=' && kv[:len(name)] == name {
+			return kv[len(name)+1:], true
+		}
+	}
+	return "", false
 }

@@ -9,7 +9,7 @@ import (
 )
 
 func TestVarsIPv4Peer(t *testing.T) {
-	c := Conn{
+	c := Description{
 		Local:     netip.MustParseAddrPort("[::ffff:127.0.0.1]:25"),
 		Remote:    netip.MustParseAddrPort("127.0.0.2:4000"),
 		LocalHost: Known("0"),
@@ -19,22 +19,22 @@ func TestVarsIPv4Peer(t *testing.T) {
 	if got := c.Vars(); !slices.Equal(got, want) {
 		t.Errorf("Vars = %q\nwant %q", got, want)
 	}
-	c.Six = true
+	c.TCP6Vars = true
 	got := strings.Join(c.Vars(), " ")
 	for _, v := range []string{"TCP6LOCALIP=::ffff:127.0.0.1", "TCP6REMOTEIP=::ffff:127.0.0.2", "TCP6REMOTEPORT=4000", "PROTO=TCP "} {
 		if !strings.Contains(got+" ", v) {
-			t.Errorf("Six: %q lacks %q", got, v)
+			t.Errorf("TCP6Vars: %q lacks %q", got, v)
 		}
 	}
 }
 
 func TestVarsIPv6Peer(t *testing.T) {
-	c := Conn{
+	c := Description{
 		Local:      netip.MustParseAddrPort("[::1]:25"),
 		Remote:     netip.MustParseAddrPort("[2001:db8:0:0::5]:1"),
 		RemoteHost: Known("h.example"),
 		RemoteInfo: Known(""),
-		Six:        true,
+		TCP6Vars:   true,
 	}
 	got := c.Vars()
 	for _, v := range []string{"PROTO=TCP6", "TCPREMOTEIP=2001:db8::5", "TCP6REMOTEIP=2001:db8::5",
@@ -50,12 +50,12 @@ func TestVarsIPv6Peer(t *testing.T) {
 
 func TestEnvironmentReplacesInherited(t *testing.T) {
 	base := []string{"PATH=/bin", "TCPREMOTEHOST=stale", "RELAYCLIENT=old", "TCP6REMOTEIP=::9"}
-	c := Conn{Local: netip.MustParseAddrPort("127.0.0.1:1"), Remote: netip.MustParseAddrPort("127.0.0.1:2")}
-	got := c.Environ(base, "RELAYCLIENT=", "TCPREMOTEIP=override")
+	c := Description{Local: netip.MustParseAddrPort("127.0.0.1:1"), Remote: netip.MustParseAddrPort("127.0.0.1:2")}
+	got := Environment(base, append(c.Vars(), "RELAYCLIENT=", "TCPREMOTEIP=override"))
 	want := []string{"PATH=/bin", "PROTO=TCP", "TCPLOCALIP=127.0.0.1", "TCPLOCALPORT=1",
 		"TCPREMOTEIP=override", "TCPREMOTEPORT=2", "RELAYCLIENT="}
 	if !slices.Equal(got, want) {
-		t.Errorf("Environ = %q\nwant %q", got, want)
+		t.Errorf("Environment = %q\nwant %q", got, want)
 	}
 }
 

@@ -1,8 +1,6 @@
 package ucspi
 
 import (
-	"context"
-	"net"
 	"net/netip"
 	"os"
 	"os/signal"
@@ -35,31 +33,38 @@ type Server struct {
 	IPv4Only     bool    // -4
 	Force6       bool    // -6: the IPv6 view of IPv4 peers too
 	Interface    string  // -I: the interface of a link-local address
+	ReusePort    bool    // --reuse-port: SO_REUSEPORT, for a successor to bind while we drain
+	// TLS makes the server sslserver: each connection gets TLS (tls.go);
+	// nil is tcpserver.
+	TLS *TLS
+	// Fuse, when set, lets the server do in-process the work of a program of
+	// ours that would only decide and exec (argv0, rblsmtpd): given the file
+	// the spawn found, its argv and its environment, it returns what that
+	// program would do instead of running, or ok false when it must run.
+	Fuse func(path string, argv, env []string) (step Fused, ok bool)
 
 	log      logger
 	kids     *children
 	listener *Listener
-	dns      *net.Resolver
-	six      bool      // the TCP6* variables too: listening on IPv6 (0.88 sets none)
+	dns      *dns.Resolver
+	tcp6Vars bool      // the TCP6* variables too: listening on IPv6 (0.88 sets none)
 	argv     []string  // the program and its arguments
 	path     []string  // $PATH's directories, for a program named without a slash
 	env      []string  // our environment minus any inherited connection variables
 	files    []uintptr // the program's 0, 1 (the connection, filled in) and 2 (our stderr, unless closed)
+
+	admitted *admission // connections whose socket the server still holds (descriptors.go)
 }
 
 // Run is tcpserver from its operands (host port program [ arg ... ]) to the
 // accept loop, which it never leaves but to exit: errors come back as
 // exit.Error in 0.88's words.
 func (s *Server) Run(operands []string) error {
-	err := s.run(operands)
-	if e := exit.As(err); e != nil && s.Verbosity == 0 {
-		return exit.Status(e.Code) // -q: not even the fatal errors
-	}
-	return err
-}
-
-func (s *Server) run(operands []string) error {
 	s.log.verbosity = s.Verbosity
+	s.log.name = "tcpserver"
+	if s.TLS != nil {
+		s.log.name = "sslserver"
+	}
 	if len(operands) < 2 {
 		return exit.Usage()
 	}
@@ -77,7 +82,8 @@ func (s *Server) run(operands []string) error {
 	signal.Notify(terms, syscall.SIGTERM)
 	go func() {
 		<-terms
-		os.Exit(0) // at once; the programs running keep running
+		s.drain()  // sslserver --drain: its connections first
+		os.Exit(0) // the programs running keep running
 	}()
 	// Caught rather than ignored, so that our stderr going away cannot kill
 	// us while the programs, on exec, get SIGPIPE's default back.
@@ -85,18 +91,25 @@ func (s *Server) run(operands []string) error {
 	sigchld := make(chan os.Signal, 1)
 	signal.Notify(sigchld, syscall.SIGCHLD)
 
+	if err := s.prepareTLS(); err != nil {
+		return err
+	}
 	s.dns = dns.New()
-	ctx, cancel := context.WithTimeout(context.Background(), dns.Timeout)
-	ip, err := Host(ctx, s.dns, hostname, s.IPv4Only)
-	cancel()
+	if s.Force6 && !s.IPv4Only && (hostname == "0" || hostname == "") {
+		hostname = "::" // -6: both families, as ucspi-tcp-ipv6's default
+	}
+	ip, err := Host(s.dns, hostname, s.IPv4Only)
 	if err != nil {
 		return err
 	}
-	s.listener, err = Listen(ip, port, s.Backlog, s.Interface)
+	s.listener, err = Listen(ip, port, s.Backlog, s.Interface, s.ReusePort)
 	if err != nil {
 		return err
 	}
-	s.six = s.listener.inet6
+	if s.TLS != nil {
+		s.TLS.listening.Store(s.listener) // for drain, in the SIGTERM goroutine
+	}
+	s.tcp6Vars = s.listener.inet6
 
 	if s.GID != 0 {
 		if err := setGID(int(s.GID)); err != nil {
@@ -115,11 +128,12 @@ func (s *Server) run(operands []string) error {
 	s.closeStdio()
 	s.prepareSpawn()
 	s.kids = newChildren(s.Limit, &s.log)
+	s.admitted = newAdmission()
 	go s.kids.reap(sigchld)
 	s.kids.status()
 	settle()
 	s.acceptLoop()
-	return nil
+	select {} // SIGTERM stopped the loop to drain: its goroutine exits
 }
 
 // setGID is djb's prot_gid: the supplementary groups become gid alone, then
@@ -159,11 +173,16 @@ func (s *Server) acceptLoop() {
 	var pacing backoff
 	for {
 		s.kids.waitRoom()
+		s.admitted.admit()
 		fd, remote, scope, err := s.listener.Accept()
 		if err != nil {
+			s.admitted.done()
+			if s.listener.closed.Load() {
+				return
+			}
 			pause, warning := pacing.failed(err, time.Now())
 			if s.log.verbosity >= 1 && warning != "" {
-				s.log.write([]byte(warning))
+				s.log.write(append(s.log.appendName(nil), warning...))
 			}
 			time.Sleep(pause)
 			continue
@@ -193,7 +212,7 @@ func (b *backoff) failed(err error, now time.Time) (time.Duration, string) {
 		return b.pause, ""
 	}
 	b.warned = now
-	return b.pause, "tcpserver: warning: unable to accept: " + exit.Reason(err) + "\n"
+	return b.pause, "warning: unable to accept: " + exit.Reason(err) + "\n"
 }
 
 func (b *backoff) succeeded() { b.pause = 0 }

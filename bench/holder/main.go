@@ -10,6 +10,7 @@
 package main
 
 import (
+	"crypto/tls"
 	"encoding/json"
 	"flag"
 	"fmt"
@@ -30,7 +31,11 @@ func main() {
 	most := flag.Duration("max", 5*time.Minute, "let go after holding this long even if nobody says so")
 	batch := flag.Int("batch", 500, "connections closed at once when letting go")
 	pause := flag.Duration("pause", 20*time.Millisecond, "pause between batches when letting go")
+	useTLS := flag.Bool("tls", false, "make a TLS handshake (any certificate) on each connection first")
 	flag.Parse()
+	if *useTLS {
+		tlsConfig = &tls.Config{InsecureSkipVerify: true, CurvePreferences: []tls.CurveID{tls.X25519}}
+	}
 	stop := make(chan os.Signal, 1)
 	signal.Notify(stop, syscall.SIGTERM, syscall.SIGINT)
 
@@ -95,6 +100,9 @@ func main() {
 	}
 }
 
+// tlsConfig, set by -tls, makes each connection a TLS one.
+var tlsConfig *tls.Config
+
 // open connects and reads the program's first bytes: then it is running.
 func open(addr string, buf []byte, timeout time.Duration) (net.Conn, error) {
 	c, err := net.DialTimeout("tcp", addr, timeout)
@@ -102,6 +110,9 @@ func open(addr string, buf []byte, timeout time.Duration) (net.Conn, error) {
 		return nil, err
 	}
 	c.SetReadDeadline(time.Now().Add(timeout))
+	if tlsConfig != nil {
+		c = tls.Client(c, tlsConfig)
+	}
 	if _, err := c.Read(buf); err != nil {
 		c.Close()
 		return nil, err

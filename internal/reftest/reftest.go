@@ -81,23 +81,50 @@ func BinDir(t testing.TB) string {
 
 func build() {
 	binDir, buildErr = os.MkdirTemp("", "ucspi-reftest-")
-	if buildErr != nil {
-		return
+	if buildErr == nil {
+		buildErr = buildInto(binDir)
 	}
-	buildErr = Make("bin/ucspi", "BIN="+filepath.Join(binDir, "ucspi"))
+}
+
+// buildInto builds ucspi into dir as `make` builds it, with the given build
+// tags.
+func buildInto(dir string, tags ...string) error {
+	var env []string
+	if len(tags) > 0 {
+		env = append(env, "GOFLAGS=-tags="+strings.Join(tags, ","))
+	}
+	return runMake(env, "bin/ucspi", "BIN="+filepath.Join(dir, "ucspi"))
 }
 
 // Make runs make in the repository's root with args (a target and variables):
 // the tests build the binary exactly as `make` does, its flags (the entry
 // stub, cgo off) written in the Makefile only.
-func Make(args ...string) error {
+func Make(args ...string) error { return runMake(nil, args...) }
+
+func runMake(env []string, args ...string) error {
 	_, here, _, _ := runtime.Caller(0)
 	cmd := exec.Command("make", append([]string{"-s", "--no-print-directory"}, args...)...)
 	cmd.Dir = filepath.Join(filepath.Dir(here), "..", "..")
+	cmd.Env = append(os.Environ(), env...)
 	if out, err := cmd.CombinedOutput(); err != nil {
 		return errors.New("make " + strings.Join(args, " ") + ": " + err.Error() + ": " + string(out))
 	}
 	return nil
+}
+
+// OursTagged is Ours built with a build tag, into a directory of the test's:
+// for faults only a test build can inject (the ucspifault tag).
+func OursTagged(t testing.TB, tag, name string) string {
+	t.Helper()
+	dir := t.TempDir()
+	if err := buildInto(dir, tag); err != nil {
+		t.Fatalf("building ucspi -tags %s: %v", tag, err)
+	}
+	p := filepath.Join(dir, name)
+	if err := os.Symlink("ucspi", p); err != nil {
+		t.Fatal(err)
+	}
+	return p
 }
 
 // Main is TestMain for packages that use Ours: it removes the built binary after

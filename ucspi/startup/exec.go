@@ -31,7 +31,7 @@ type exe struct {
 	all  uint64          // every signal, blocked during spawn's clone
 	shut uint64          // execve: bit n, descriptor n (0-2) to close first
 	nfd  uint64          // spawn: how many of fds are used; the rest of 0-2 are closed
-	fds  [3]int64        // spawn: the descriptors that become the program's 0, 1, 2
+	fds  [maxFiles]int64 // spawn: the descriptors that become the program's 0, 1, 2...; -1 closed
 	dfl  sigaction       // spawn's child: SIG_DFL
 	ign  sigaction       // ... SIG_IGN
 	act  sigaction       // ... a disposition read
@@ -83,15 +83,19 @@ func Exec(path string, argv, env []string) error {
 	return syscall.Errno(errno)
 }
 
-// Spawn starts path as a new process with files as its descriptors 0, 1, 2
-// (fewer than three: the others closed), as syscall.ForkExec does, and with
-// what tcpserver was started with: the program gets its resource limits in the
-// child, before it execs, as 0.88's forked child had them; the signal mask
-// without SIGCHLD, as 0.88's child unblocked it; every caught signal back to
-// its default and ignored ones ignored. Each file must be its own position or
-// above 2.
+// maxFiles is how many descriptors Spawn places (tcpserver's 0, 1, 2 and
+// sslserver's three more).
+const maxFiles = 8
+
+// Spawn starts path as a new process with files as its descriptors 0, 1, 2...
+// (^uintptr(0) for one closed; with fewer than three, the others closed), as
+// syscall.ForkExec does, and with what tcpserver was started with: the
+// program gets its resource limits in the child, before it execs, as 0.88's
+// forked child had them; the signal mask without SIGCHLD, as 0.88's child
+// unblocked it; every caught signal back to its default and ignored ones
+// ignored.
 func Spawn(path string, argv, env []string, files []uintptr) (int, error) {
-	if !Recorded() || !spawnable(files) {
+	if !Recorded() || len(files) > maxFiles {
 		return syscall.ForkExec(path, argv, &syscall.ProcAttr{Env: env, Files: files})
 	}
 	var x exe
@@ -103,7 +107,18 @@ func Spawn(path string, argv, env []string, files []uintptr) (int, error) {
 	x.ign.handler = sigIGN
 	x.nfd = uint64(len(files))
 	for i, f := range files {
-		x.fds[i] = int64(f)
+		fd := int(f) // ^uintptr(0): -1
+		if fd >= 0 && fd != i && fd < len(files) {
+			// The child places them in order: one whose place comes first
+			// would be gone before it is moved. It moves a copy instead.
+			c, err := unix.FcntlInt(uintptr(fd), unix.F_DUPFD_CLOEXEC, len(files))
+			if err != nil {
+				return 0, err
+			}
+			defer unix.Close(c)
+			fd = c
+		}
+		x.fds[i] = int64(fd)
 	}
 	// As syscall.ForkExec: the child's failure comes back on a close-on-exec
 	// pipe, at the end of which the parent reads nothing if the exec worked;
@@ -138,20 +153,6 @@ func Spawn(path string, argv, env []string, files []uintptr) (int, error) {
 		}
 	}
 	return 0, syscall.Errno(binary.NativeEndian.Uint64(b[:]))
-}
-
-// spawnable reports whether spawn can place files (it does not shuffle them
-// as syscall.ForkExec can).
-func spawnable(files []uintptr) bool {
-	if len(files) > 3 {
-		return false
-	}
-	for i, f := range files {
-		if int(f) != i && f < 3 {
-			return false
-		}
-	}
-	return true
 }
 
 // prepare converts path, argv and env for execve, into one buffer and one

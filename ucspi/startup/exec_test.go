@@ -1,6 +1,7 @@
 package startup
 
 import (
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -61,21 +62,6 @@ func TestPrepare(t *testing.T) {
 	}
 }
 
-// TestSpawnable: what spawn places itself, and what it leaves to ForkExec.
-func TestSpawnable(t *testing.T) {
-	for _, c := range []struct {
-		files []uintptr
-		ok    bool
-	}{
-		{[]uintptr{5, 5, 2}, true}, {[]uintptr{5, 5}, true}, {[]uintptr{0, 1, 2}, true}, {nil, true},
-		{[]uintptr{1, 0, 2}, false}, {[]uintptr{5, 0}, false}, {[]uintptr{5, 5, 2, 9}, false},
-	} {
-		if got := spawnable(c.files); got != c.ok {
-			t.Errorf("%v: %v, want %v", c.files, got, c.ok)
-		}
-	}
-}
-
 // TestArm64 builds for arm64 with make (the other stub and spawn) and, when
 // qemu-user is installed, runs it: the stub records (inherited SIG_IGN, a
 // closed descriptor) and tcpserver's spawn, its exec failure included. The
@@ -119,4 +105,52 @@ func TestArm64(t *testing.T) {
 	until(t, "tcpserver's warning", func() bool {
 		return strings.Contains(p.stderrNow(), "unable to run /nonexistent: file does not exist")
 	})
+}
+
+// recorded fills rec as the stub would have, from this test process, so that
+// Spawn takes its own path here.
+func recorded(t *testing.T) {
+	t.Helper()
+	saved := rec
+	t.Cleanup(func() { rec = saved })
+	for r := range nlimits {
+		if err := prlimit(0, r, nil, &rec.limits[r]); err != nil {
+			t.Fatal(err)
+		}
+	}
+	syscall.RawSyscall6(syscall.SYS_RT_SIGPROCMASK, 0, 0, uintptr(unsafe.Pointer(&rec.mask)), 8, 0, 0)
+	rec.stub = 1
+}
+
+// TestSpawnPlaces: the child gets the files where they are asked for,
+// closed where asked, even a descriptor that is itself one of the places.
+func TestSpawnPlaces(t *testing.T) {
+	recorded(t)
+	r, w, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	stdin, _ := os.Readlink("/proc/self/fd/0")
+	script := `echo one; echo "3 $(readlink /proc/$$/fd/4)" >&3; if [ -e /proc/$$/fd/2 ]; then echo "2 open" >&3; else echo "2 closed" >&3; fi`
+	files := []uintptr{w.Fd(), w.Fd(), ^uintptr(0), w.Fd(), 0}
+	pid, err := Spawn("/bin/sh", []string{"sh", "-c", script}, nil, files)
+	w.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, _ := io.ReadAll(r)
+	var ws syscall.WaitStatus
+	syscall.Wait4(pid, &ws, 0, nil)
+	if want := "one\n3 " + stdin + "\n2 closed\n"; string(out) != want {
+		t.Errorf("the child wrote %q, want %q", out, want)
+	}
+
+	// A program that cannot run: the error, and no child left.
+	if _, err := Spawn("/nonexistent", []string{"x"}, nil, []uintptr{r.Fd(), r.Fd()}); err != syscall.ENOENT {
+		t.Errorf("spawning /nonexistent: %v", err)
+	}
+	if _, err := syscall.Wait4(-1, &ws, syscall.WNOHANG, nil); err != syscall.ECHILD {
+		t.Errorf("a child left after a failed spawn: %v", err)
+	}
 }

@@ -182,13 +182,22 @@ climits:
 	JMP	climits
 
 cfds:
-	// Descriptor i: x.fds[i] moved there (dup3 clears close-on-exec), or
-	// kept with close-on-exec cleared; those past x.nfd closed.
+	// Descriptor i: x.fds[i] moved there (dup3 clears close-on-exec), kept
+	// with close-on-exec cleared, or closed (-1); those past x.nfd, up to
+	// 2, closed. Spawn saw to it that no source is a place before its own.
 	XORQ	R12, R12
 cfd:
 	CMPQ	R12, exe_nfd(BX)
 	JCC	cshut
 	MOVQ	exe_fds(BX)(R12*8), DI
+	TESTQ	DI, DI
+	JGE	cmove
+	MOVQ	$SYS_close, AX
+	MOVQ	R12, DI
+	SYSCALL
+	INCQ	R12
+	JMP	cfd
+cmove:
 	CMPQ	DI, R12
 	JEQ	ckeep
 	MOVQ	$SYS_dup3, AX

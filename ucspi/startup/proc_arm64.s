@@ -182,6 +182,14 @@ cfd:
 	BHS	cshut
 	ADD	$exe_fds, R9, R1
 	MOVD	(R1)(R10<<3), R0
+	CMP	$0, R0
+	BGE	cmove
+	MOVD	R10, R0
+	MOVD	$SYS_close, R8
+	SVC
+	ADD	$1, R10
+	B	cfd
+cmove:
 	CMP	R10, R0
 	BEQ	ckeep
 	MOVD	R10, R1

@@ -1,0 +1,131 @@
+package ucspi
+
+import (
+	"net"
+	"net/netip"
+	"syscall"
+)
+
+// serve is one connection's story, in the order of 0.88's child: the socket
+// (its options, the banner, its addresses), access (DNS, ident, rules: the
+// rule's variables or a denial), the environment, the program. Go cannot fork
+// without exec, so this runs in a goroutine of the server and the program is
+// forked only at the end; every ending is logged as 0.88's child would have
+// been.
+func (s *Server) serve(fd int, remote netip.AddrPort, scope uint32) {
+	defer s.admitted.done() // every ending lets go of fd
+	c, fail := s.accepted(fd, remote)
+	if fail != nil {
+		s.drop(fd, remote, nil, fail)
+		return
+	}
+	ruleVars, denied, fail := s.access(c)
+	switch {
+	case fail != nil:
+		s.drop(fd, remote, nil, fail)
+	case denied:
+		s.deny(fd, c)
+	case s.TLS != nil:
+		s.serveTLS(fd, c, scope, ruleVars)
+	default:
+		s.spawn(fd, c, s.environ(c, scope, ruleVars))
+	}
+}
+
+// failure is why a connection was dropped before its program ran, as 0.88's
+// warning words it: what failed, then the system's reason.
+type failure struct {
+	what string
+	err  error
+}
+
+// accepted readies the socket as 0.88's child does before anything else: IP
+// options, TCP_NODELAY, the banner. It returns the connection's addresses.
+func (s *Server) accepted(fd int, remote netip.AddrPort) (*Description, *failure) {
+	if s.KillOptions && remote.Addr().Unmap().Is4() {
+		killIPOptions(fd)
+	}
+	if s.NoDelay {
+		setsockoptInt(fd, syscall.IPPROTO_TCP, syscall.TCP_NODELAY, 1)
+	}
+	if s.Banner != "" {
+		if err := sendAll(fd, s.Banner); err != nil {
+			return nil, &failure{"unable to print banner: ", err}
+		}
+	}
+	local, err := s.listener.localAddr(fd)
+	if err != nil {
+		return nil, &failure{"unable to get local address: ", err}
+	}
+	return &Description{Local: local, Remote: remote, TCP6Vars: s.tcp6Vars, Force6: s.Force6}, nil
+}
+
+// environ is the program's environment: ours, the connection's variables,
+// then the rule's, later ones winning.
+func (s *Server) environ(c *Description, scope uint32, ruleVars []string) []string {
+	return Environment(s.env, append(s.connVars(c, scope), ruleVars...))
+}
+
+// connVars are the connection's variables, with TCP6INTERFACE for a
+// link-local peer.
+func (s *Server) connVars(c *Description, scope uint32) []string {
+	vars := c.Vars()
+	if scope != 0 && c.Remote.Addr().IsLinkLocalUnicast() {
+		if ifi, err := whenDescriptors(func() (*net.Interface, error) { return net.InterfaceByIndex(int(scope)) }); err == nil {
+			vars = append(vars, "TCP6INTERFACE="+ifi.Name)
+		}
+	}
+	return vars
+}
+
+// deny ends a connection its rule denies, as 0.88's child does with exit 100.
+// The lines go out before the connection closes, as the child's did.
+func (s *Server) deny(fd int, c *Description) {
+	var b []byte
+	if s.log.verbose() {
+		b = s.log.appendFrom(b, 0, s.remoteText(c.Remote))
+		b = s.log.appendVerdict(b, "deny", 0, c)
+	}
+	s.kids.drop(b, deniedStatus)
+	closeFD(fd)
+}
+
+// drop ends a connection that failed before its program ran, with 0.88's
+// warning; c is the connection as far as known, to log its "ok" line when the
+// failure came after it.
+func (s *Server) drop(fd int, remote netip.AddrPort, c *Description, fail *failure) {
+	s.dropped(remote, c, fail)
+	closeFD(fd)
+}
+
+// dropped logs drop's lines and counts the connection out; the caller closes
+// it afterwards.
+func (s *Server) dropped(remote netip.AddrPort, c *Description, fail *failure) {
+	var b []byte
+	if s.log.verbose() {
+		b = s.log.appendFrom(b, 0, s.remoteText(remote))
+		if c != nil {
+			b = s.log.appendVerdict(b, "ok", 0, c)
+		}
+	}
+	if s.log.verbosity >= 1 {
+		b = s.log.appendDrop(b, fail.what, fail.err)
+	}
+	s.kids.drop(b, droppedStatus)
+}
+
+// sendAll writes all of b to the connection, without SIGPIPE.
+func sendAll(fd int, b string) error {
+	p := []byte(b)
+	for len(p) > 0 {
+		n, err := syscall.SendmsgN(fd, p, nil, nil, syscall.MSG_NOSIGNAL)
+		if err == syscall.EINTR {
+			continue
+		}
+		if err != nil {
+			return err
+		}
+		p = p[n:]
+	}
+	return nil
+}
