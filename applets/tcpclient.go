@@ -20,8 +20,8 @@ import (
 	"github.com/ucspi-go/ucspi/ucspi/dns"
 	"github.com/ucspi-go/ucspi/ucspi/exit"
 	"github.com/ucspi-go/ucspi/ucspi/pathexec"
-	"github.com/ucspi-go/ucspi/ucspi/startup"
 	"github.com/ucspi-go/ucspi/ucspi/scan"
+	"github.com/ucspi-go/ucspi/ucspi/startup"
 )
 
 func init() {
