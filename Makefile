@@ -21,6 +21,11 @@ GOARCH  ?= $(shell $(GO) env GOARCH)
 # (internal/reftest), so this is the one place the flags are written.
 ENTRY   := $(if $(filter amd64 arm64,$(GOARCH)),-E _rt0_ucspi)
 LDFLAGS := $(ENTRY) -X main.version=$(VERSION)
+# With the stub, the kernel maps only the file-backed part of the writable
+# segment and the stub the rest of the BSS, after raising the limits
+# (internal/lazybss; crypto's 32 MB buffer would not fit softlimit -m 20000000).
+# The tool runs here, whatever GOARCH the binary is for.
+LAZYBSS  = $(if $(ENTRY),env -u GOARCH -u GOOS $(GO) run ./internal/lazybss $(1))
 # Where bin/ucspi and static write their binary.
 BIN     ?= bin/ucspi
 STATIC  ?= bin/ucspi-static
@@ -33,10 +38,12 @@ all: bin/ucspi
 # which every per-connection applet (rblsmtpd, fixcrio, argv0) pays.
 bin/ucspi:
 	CGO_ENABLED=0 $(GO) build -ldflags "$(LDFLAGS)" -o $(BIN) .
+	$(call LAZYBSS,$(BIN))
 
 # A static, stripped binary: what goes into the FROM scratch image.
 static:
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags "-s -w $(LDFLAGS)" -o $(STATIC) .
+	$(call LAZYBSS,$(STATIC))
 
 test:
 	$(GO) vet ./...

@@ -2,20 +2,29 @@
 #include "go_asm.h"
 
 #define SYS_write		1
+#define SYS_mmap		9
 #define SYS_rt_sigaction	13
 #define SYS_rt_sigprocmask	14
 #define SYS_fcntl		72
 #define SYS_exit_group		231
 #define SYS_prlimit64		302
 #define F_GETFD			1
+#define AT_PHDR			3
+#define AT_PHNUM		5
+#define AT_PAGESZ		6
+#define PT_LOAD			1
+#define PF_W			2
+#define MAP_BSS			0x100022	// MAP_PRIVATE|MAP_ANONYMOUS|MAP_FIXED_NOREPLACE
 
 // _rt0_ucspi is the process's entry point (go build -ldflags "-E _rt0_ucspi"),
 // run before the Go runtime with the stack as the kernel made it: argc at
-// 0(SP), then argv. It records every resource limit, every signal's
-// disposition, the signal mask and which of descriptors 0-2 are open into
-// ·rec; if a hard limit is below what the runtime needs, it says so and exits
-// 111; else it raises the soft address space and data limits to the hard ones
-// and jumps to the runtime's own entry point, SP untouched.
+// 0(SP), then argv, envp and the auxiliary vector. It records every resource
+// limit into ·rec (in the data segment); if a hard limit is below what the
+// runtime needs, it says so and exits 111; else it raises the soft address
+// space and data limits to the hard ones, maps the part of the BSS the kernel
+// left out (internal/lazybss), records every signal's disposition, the
+// signal mask and which of descriptors 0-2 are open, and jumps to the
+// runtime's own entry point, SP untouched.
 TEXT _rt0_ucspi(SB),NOSPLIT|NOFRAME,$0
 	// prlimit64(0, r, NULL, &rec.limits[r]) for every resource r.
 	XORQ	R12, R12
@@ -32,6 +41,96 @@ limits:
 	INCQ	R12
 	CMPQ	R12, $const_nlimits
 	JLT	limits
+
+	// The hard limits against the runtime's needs.
+	LEAQ	·rec+record_limits(SB), BX
+	MOVQ	(const_rlimitAS*16+8)(BX), R13
+	MOVQ	$const_needAS, R14
+	CMPQ	R13, R14
+	JCS	smallAS
+	MOVQ	(const_rlimitData*16+8)(BX), R13
+	MOVQ	$const_needData, R14
+	CMPQ	R13, R14
+	JCS	smallData
+
+	// Raise the soft address space and data limits to the hard ones.
+	MOVQ	$const_rlimitAS, R12
+	CALL	raise<>(SB)
+	MOVQ	$const_rlimitData, R12
+	CALL	raise<>(SB)
+
+	// The BSS the kernel left (internal/lazybss): from the end of the
+	// writable segment, as its program header says, to runtime·end. The
+	// program headers are found in the auxiliary vector, after envp.
+	MOVQ	0(SP), AX
+	LEAQ	16(SP)(AX*8), SI
+envp:
+	MOVQ	0(SI), AX
+	ADDQ	$8, SI
+	TESTQ	AX, AX
+	JNE	envp
+	XORQ	R8, R8
+	XORQ	R9, R9
+	MOVQ	$4096, R13
+auxv:
+	MOVQ	0(SI), AX
+	MOVQ	8(SI), DX
+	ADDQ	$16, SI
+	TESTQ	AX, AX
+	JEQ	phdrs
+	CMPQ	AX, $AT_PHDR
+	JNE	2(PC)
+	MOVQ	DX, R8
+	CMPQ	AX, $AT_PHNUM
+	JNE	2(PC)
+	MOVQ	DX, R9
+	CMPQ	AX, $AT_PAGESZ
+	JNE	2(PC)
+	MOVQ	DX, R13
+	JMP	auxv
+phdrs:
+	TESTQ	R8, R8
+	JEQ	mapped
+	TESTQ	R9, R9
+	JEQ	mapped
+	MOVL	0(R8), AX
+	CMPL	AX, $PT_LOAD
+	JNE	nextph
+	MOVL	4(R8), AX
+	TESTL	$PF_W, AX
+	JNE	bss
+nextph:
+	ADDQ	$56, R8
+	DECQ	R9
+	JMP	phdrs
+bss:
+	// DI: the segment's end, SI: runtime·end, both rounded up to a page.
+	LEAQ	-1(R13), CX
+	MOVQ	16(R8), DI
+	ADDQ	40(R8), DI
+	ADDQ	CX, DI
+	LEAQ	runtime·end(SB), SI
+	ADDQ	CX, SI
+	NOTQ	CX
+	ANDQ	CX, DI
+	ANDQ	CX, SI
+	CMPQ	SI, DI
+	JLS	mapped
+	SUBQ	DI, SI
+	MOVQ	DI, R12
+	MOVQ	$SYS_mmap, AX
+	MOVQ	$3, DX		// PROT_READ|PROT_WRITE
+	MOVQ	$MAP_BSS, R10
+	MOVQ	$-1, R8
+	XORQ	R9, R9
+	SYSCALL
+	CMPQ	AX, R12
+	JEQ	mapped
+	MOVQ	·nomemText(SB), R12
+	MOVQ	·nomemText+8(SB), BX
+	MOVQ	$-1, R13
+	JMP	fatal<>(SB)
+mapped:
 
 	// rt_sigaction(s, NULL, &rec.actions[s], 8) for every signal s.
 	MOVQ	$1, R12
@@ -77,24 +176,7 @@ fdopen:
 	JLT	fds
 	MOVQ	R13, ·rec+record_closed(SB)
 
-	// The hard limits against the runtime's needs.
-	LEAQ	·rec+record_limits(SB), BX
-	MOVQ	(const_rlimitAS*16+8)(BX), R13
-	MOVQ	$const_needAS, R14
-	CMPQ	R13, R14
-	JCS	smallAS
-	MOVQ	(const_rlimitData*16+8)(BX), R13
-	MOVQ	$const_needData, R14
-	CMPQ	R13, R14
-	JCS	smallData
-
-	// Raise the soft address space and data limits to the hard ones.
-	MOVQ	$const_rlimitAS, R12
-	CALL	raise<>(SB)
-	MOVQ	$const_rlimitData, R12
-	CALL	raise<>(SB)
-
-	MOVQ	$1, ·rec+record_stub(SB)
+	MOVQ	$const_ran, ·rec+record_stub(SB)
 	JMP	_rt0_amd64_linux(SB)
 
 smallAS:
@@ -137,7 +219,8 @@ raised:
 
 // fatal writes "NAME: fatal: unable to start: WHAT N is below what the Go
 // runtime needs (about M)" to descriptor 2 and exits 111. WHAT is the string
-// R12 (pointer), BX (length), N the hard limit in R13, M the need in R14.
+// R12 (pointer), BX (length), N the hard limit in R13, M the need in R14; with
+// R13 -1, the line is "NAME: fatal: unable to start: WHAT".
 // NAME is argv[0]'s base name, or argv[1] if that is "ucspi" and argv[1] does
 // not start with '-' (ucspi APPLET ...).
 TEXT fatal<>(SB),NOSPLIT|NOFRAME,$0
@@ -206,6 +289,14 @@ short:
 	MOVQ	R12, SI
 	MOVQ	BX, CX
 	CALL	appendstr<>(SB)
+	CMPQ	R13, $-1
+	JNE	numbers
+	MOVQ	·endText(SB), SI	// its "\n" alone
+	INCQ	SI
+	MOVQ	$1, CX
+	CALL	appendstr<>(SB)
+	JMP	write
+numbers:
 	MOVQ	R13, AX
 	CALL	appenddec<>(SB)
 	MOVQ	·needText(SB), SI
@@ -216,7 +307,7 @@ short:
 	MOVQ	·endText(SB), SI
 	MOVQ	·endText+8(SB), CX
 	CALL	appendstr<>(SB)
-
+write:
 	MOVQ	$SYS_write, AX
 	LEAQ	msg<>(SB), SI
 	MOVQ	DI, DX
@@ -258,5 +349,8 @@ digit:
 	SUBQ	SI, CX
 	JMP	appendstr<>(SB)
 
+// Data, not BSS (DATA makes them so): fatal may run before the BSS is mapped.
+DATA msg<>+0(SB)/8, $0
 GLOBL msg<>(SB), NOPTR, $256
+DATA digits<>+0(SB)/8, $0
 GLOBL digits<>(SB), NOPTR, $24

@@ -6,11 +6,18 @@
 #define SYS_exit_group		94
 #define SYS_rt_sigaction	134
 #define SYS_rt_sigprocmask	135
+#define SYS_mmap		222
 #define SYS_prlimit64		261
 #define F_GETFD			1
+#define AT_PHDR			3
+#define AT_PHNUM		5
+#define AT_PAGESZ		6
+#define PT_LOAD			1
+#define PF_W			2
+#define MAP_BSS			0x100022	// MAP_PRIVATE|MAP_ANONYMOUS|MAP_FIXED_NOREPLACE
 
 // _rt0_ucspi: entry_amd64.s says what it does; this is the same for arm64,
-// argc at 0(RSP), then argv.
+// argc at 0(RSP), then argv, envp and the auxiliary vector.
 TEXT _rt0_ucspi(SB),NOSPLIT|NOFRAME,$0
 	// prlimit64(0, r, NULL, &rec.limits[r]) for every resource r.
 	MOVD	$0, R19
@@ -25,6 +32,92 @@ limits:
 	ADD	$1, R19
 	CMP	$const_nlimits, R19
 	BLT	limits
+
+	// The hard limits against the runtime's needs.
+	MOVD	$·rec+record_limits(SB), R9
+	MOVD	(const_rlimitAS*16+8)(R9), R21
+	MOVD	$const_needAS, R22
+	CMP	R22, R21
+	BLO	smallAS
+	MOVD	(const_rlimitData*16+8)(R9), R21
+	MOVD	$const_needData, R22
+	CMP	R22, R21
+	BLO	smallData
+
+	// Raise the soft address space and data limits to the hard ones.
+	MOVD	$const_rlimitAS, R19
+	BL	raise<>(SB)
+	MOVD	$const_rlimitData, R19
+	BL	raise<>(SB)
+
+	// The BSS the kernel left (internal/lazybss): from the end of the
+	// writable segment, as its program header says, to runtime·end.
+	MOVD	0(RSP), R0
+	ADD	$2, R0
+	ADD	R0<<3, RSP, R1		// envp
+envp:
+	MOVD	(R1), R0
+	ADD	$8, R1
+	CBNZ	R0, envp
+	MOVD	$0, R19			// the program headers
+	MOVD	$0, R20			// how many
+	MOVD	$4096, R21		// the page size
+auxv:
+	MOVD	0(R1), R0
+	MOVD	8(R1), R2
+	ADD	$16, R1
+	CBZ	R0, phdrs
+	CMP	$AT_PHDR, R0
+	BNE	2(PC)
+	MOVD	R2, R19
+	CMP	$AT_PHNUM, R0
+	BNE	2(PC)
+	MOVD	R2, R20
+	CMP	$AT_PAGESZ, R0
+	BNE	2(PC)
+	MOVD	R2, R21
+	B	auxv
+phdrs:
+	CBZ	R19, mapped
+	CBZ	R20, mapped
+	MOVWU	0(R19), R0
+	CMP	$PT_LOAD, R0
+	BNE	nextph
+	MOVWU	4(R19), R0
+	TBNZ	$1, R0, bss		// PF_W
+nextph:
+	ADD	$56, R19
+	SUB	$1, R20
+	B	phdrs
+bss:
+	// R0: the segment's end, R1: runtime·end, both rounded up to a page.
+	SUB	$1, R21, R3
+	MOVD	16(R19), R0
+	MOVD	40(R19), R2
+	ADD	R2, R0
+	ADD	R3, R0
+	MOVD	$runtime·end(SB), R1
+	ADD	R3, R1
+	BIC	R3, R0
+	BIC	R3, R1
+	CMP	R0, R1
+	BLS	mapped
+	SUB	R0, R1
+	MOVD	R0, R22
+	MOVD	$3, R2			// PROT_READ|PROT_WRITE
+	MOVD	$MAP_BSS, R3
+	MOVD	$-1, R4
+	MOVD	$0, R5
+	MOVD	$SYS_mmap, R8
+	SVC
+	CMP	R22, R0
+	BEQ	mapped
+	MOVD	$·nomemText(SB), R1
+	MOVD	0(R1), R23
+	MOVD	8(R1), R24
+	MOVD	$-1, R21
+	B	fatal<>(SB)
+mapped:
 
 	// rt_sigaction(s, NULL, &rec.actions[s], 8) for every signal s.
 	MOVD	$1, R19
@@ -68,25 +161,8 @@ fdopen:
 	MOVD	$·rec+record_closed(SB), R1
 	MOVD	R20, (R1)
 
-	// The hard limits against the runtime's needs.
-	MOVD	$·rec+record_limits(SB), R9
-	MOVD	(const_rlimitAS*16+8)(R9), R21
-	MOVD	$const_needAS, R22
-	CMP	R22, R21
-	BLO	smallAS
-	MOVD	(const_rlimitData*16+8)(R9), R21
-	MOVD	$const_needData, R22
-	CMP	R22, R21
-	BLO	smallData
-
-	// Raise the soft address space and data limits to the hard ones.
-	MOVD	$const_rlimitAS, R19
-	BL	raise<>(SB)
-	MOVD	$const_rlimitData, R19
-	BL	raise<>(SB)
-
 	MOVD	$·rec+record_stub(SB), R1
-	MOVD	$1, R2
+	MOVD	$const_ran, R2
 	MOVD	R2, (R1)
 	B	_rt0_arm64_linux(SB)
 
@@ -129,7 +205,7 @@ raised:
 	RET
 
 // fatal: as in entry_amd64.s, with WHAT the string R23 (pointer), R24
-// (length), N in R21, M in R22.
+// (length), N in R21 (-1: no numbers), M in R22.
 TEXT fatal<>(SB),NOSPLIT|NOFRAME,$0
 	MOVD	$msg<>(SB), R7
 
@@ -196,6 +272,15 @@ short:
 	MOVD	R23, R4
 	MOVD	R24, R5
 	BL	appendstr<>(SB)
+	CMN	$1, R21
+	BNE	numbers
+	MOVD	$·endText(SB), R6	// its "\n" alone
+	MOVD	0(R6), R4
+	ADD	$1, R4
+	MOVD	$1, R5
+	BL	appendstr<>(SB)
+	B	write
+numbers:
 	MOVD	R21, R0
 	BL	appenddec<>(SB)
 	MOVD	$·needText(SB), R6
@@ -208,7 +293,7 @@ short:
 	MOVD	0(R6), R4
 	MOVD	8(R6), R5
 	BL	appendstr<>(SB)
-
+write:
 	MOVD	$msg<>(SB), R1
 	SUB	R1, R7, R2
 	MOVD	$2, R0
@@ -248,5 +333,8 @@ digit:
 	SUB	R4, R5, R5
 	B	appendstr<>(SB)
 
+// Data, not BSS (DATA makes them so): fatal may run before the BSS is mapped.
+DATA msg<>+0(SB)/8, $0
 GLOBL msg<>(SB), NOPTR, $256
+DATA digits<>+0(SB)/8, $0
 GLOBL digits<>(SB), NOPTR, $24

@@ -192,6 +192,9 @@ func (x *exe) prepare(path string, argv, env []string) error {
 			x.envp = &ptrs[start]
 		}
 	}
+	if !Recorded() {
+		return nil // nothing to give back
+	}
 	changed.once.Do(findChanged)
 	x.nlim = uint64(changed.n)
 	x.res = changed.res

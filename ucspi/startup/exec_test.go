@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"unsafe"
@@ -113,13 +114,15 @@ func recorded(t *testing.T) {
 	t.Helper()
 	saved := rec
 	t.Cleanup(func() { rec = saved })
+	changed.once = sync.Once{} // found again, against this record
+	changed.n = 0
 	for r := range nlimits {
 		if err := prlimit(0, r, nil, &rec.limits[r]); err != nil {
 			t.Fatal(err)
 		}
 	}
 	syscall.RawSyscall6(syscall.SYS_RT_SIGPROCMASK, 0, 0, uintptr(unsafe.Pointer(&rec.mask)), 8, 0, 0)
-	rec.stub = 1
+	rec.stub = ran
 }
 
 // TestSpawnPlaces: the child gets the files where they are asked for,

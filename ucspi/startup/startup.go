@@ -41,13 +41,14 @@ const (
 // What the runtime needs (Linux, 64-bit) to start and run a busy tcpserver:
 // the address space is mostly its reservations for heap metadata (the page
 // allocator's summaries and the scavenger's index cover the whole 48-bit
-// address space), the data segment the first heap arena it maps writable. A
+// address space), the data segment the first heap arena it maps writable and
+// the BSS (crypto's 32 MB buffer). A
 // hard limit below either makes the stub print its one line and exit 111
 // rather than let the runtime crash. TestNeeds measures both against a build
 // without the stub.
 const (
 	needAS   = 768 << 20
-	needData = 64 << 20
+	needData = 112 << 20
 )
 
 // The pieces of the line the stub prints when a hard limit is below what the
@@ -61,6 +62,7 @@ var (
 	dataText  = "data limit "
 	needText  = " is below what the Go runtime needs (about "
 	endText   = ")\n"
+	nomemText = "out of memory" // the BSS could not be mapped
 )
 
 type rlimit struct{ cur, max uint64 }
@@ -72,7 +74,7 @@ type sigaction struct{ handler, flags, restorer, mask uint64 }
 // record is what the stub found at exec. Its layout is the stub's, through
 // go_asm.h.
 type record struct {
-	stub    uint64              // 1 once the stub has run
+	stub    uint64              // notRun, then ran once the stub has run
 	closed  uint64              // bit n: descriptor n (0, 1, 2) was not open
 	raised  uint64              // bit r: the stub raised resource r's soft limit to the hard one
 	mask    uint64              // the signal mask
@@ -81,11 +83,19 @@ type record struct {
 	actions [nsig + 1]sigaction // every signal's disposition (0 unused)
 }
 
-var rec record
+// rec's initial value is not zero, so that rec is in the data segment, which
+// the kernel maps at exec: the stub writes it before it maps the BSS
+// (internal/lazybss).
+var rec = record{stub: notRun}
+
+const (
+	notRun = 1
+	ran    = 2
+)
 
 // Recorded reports whether the entry stub ran: the binary was linked with
 // -E _rt0_ucspi on an architecture that has one.
-func Recorded() bool { return rec.stub == 1 }
+func Recorded() bool { return rec.stub == ran }
 
 // Limit returns the soft and hard limit of resource r (RLIMIT_*) the process
 // was started with; ok is false without the stub.
