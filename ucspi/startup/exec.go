@@ -73,12 +73,13 @@ func Exec(path string, argv, env []string) error {
 			x.shut |= 1 << fd
 		}
 	}
-	// No garbage collection from here until execve: a collection in progress
-	// could need memory the lowered limits refuse it, and crash the process.
-	// SetGCPercent(-1) waits for one to finish.
-	gc := debug.SetGCPercent(-1)
+	// No garbage collection from here until execve when there are limits to
+	// lower: a collection in progress could need memory they refuse it, and
+	// crash the process. SetGCPercent(-1) waits for one to finish.
+	if x.nlim > 0 {
+		defer debug.SetGCPercent(debug.SetGCPercent(-1))
+	}
 	errno := execve(&x)
-	debug.SetGCPercent(gc)
 	reopen(x.shut)
 	return syscall.Errno(errno)
 }
@@ -203,9 +204,10 @@ func (x *exe) prepare(path string, argv, env []string) error {
 	return nil
 }
 
-// changed is every resource whose limits differ from those at start: the
-// address space and data limits the stub raised, the descriptor limit the
-// runtime raised (syscall's init), any other nothing should have changed.
+// changed is every resource whose limits differ from those at start: of the
+// address space and data limits, which the stub may have raised, and the
+// descriptor limit, which the runtime may have (syscall's init); nothing
+// changes the others.
 var changed struct {
 	once       sync.Once
 	n          int
@@ -214,7 +216,7 @@ var changed struct {
 }
 
 func findChanged() {
-	for r := 0; r < nlimits; r++ {
+	for _, r := range []int{rlimitAS, rlimitData, rlimitNofile} {
 		var now rlimit
 		if prlimit(0, r, nil, &now) != nil || now == rec.limits[r] {
 			continue

@@ -1,6 +1,7 @@
 package startup
 
 import (
+	"os"
 	"os/signal"
 	"syscall"
 	"unsafe"
@@ -17,7 +18,7 @@ import (
 //     catches and ignores (SIGUSR1, SIGALRM, ...) or turns into a goroutine dump
 //     and exit 2 (SIGQUIT, SIGABRT), gets its default action back (SIG_DFL in
 //     the kernel): the process dies from it, as 0.88's did, with the same wait
-//     status and nothing printed.
+//     status and nothing printed. (Not the real-time signals: see dies.)
 //
 // signal.Ignore first also tells the runtime it no longer handles the signal,
 // so that a later signal.Notify (rblsmtpd's SIGALRM) installs its handler
@@ -32,15 +33,19 @@ import (
 // is an error the applet handles, which is what 0.88's relays (fixcrio's,
 // recordio's, mconnect-io) got by ignoring SIGPIPE.
 func signals() {
+	var ignore, dflt []os.Signal
 	for sig := syscall.Signal(1); sig <= nsig; sig++ {
 		switch {
 		case runtimeOwns(sig):
 		case IgnoredAtStart(sig):
-			signal.Ignore(sig)
+			ignore = append(ignore, sig)
 		case dies(sig):
-			signal.Ignore(sig)
-			setDefault(sig)
+			dflt = append(dflt, sig)
 		}
+	}
+	signal.Ignore(append(ignore, dflt...)...)
+	for _, sig := range dflt {
+		setDefault(sig.(syscall.Signal))
 	}
 }
 
@@ -57,14 +62,17 @@ func runtimeOwns(sig syscall.Signal) bool {
 }
 
 // dies reports whether sig's default action ends the process while the
-// runtime, left alone, would ignore it or dump goroutines instead.
+// runtime, left alone, would ignore it or dump goroutines instead. The
+// real-time signals (35 to 64) would be too, but nobody sends them to a
+// server, and two system calls each at every start of every applet (rblsmtpd
+// runs once per connection) are not worth it.
 func dies(sig syscall.Signal) bool {
 	switch sig {
 	case syscall.SIGQUIT, syscall.SIGABRT, syscall.SIGUSR1, syscall.SIGUSR2, syscall.SIGALRM,
 		syscall.SIGXCPU, syscall.SIGXFSZ, syscall.SIGVTALRM, syscall.SIGIO, syscall.SIGPWR:
 		return true
 	}
-	return sig >= 35 // the real-time signals the runtime leaves to Notify
+	return false
 }
 
 // setDefault sets sig's disposition to SIG_DFL with a raw rt_sigaction: the

@@ -21,7 +21,7 @@ import (
 var sent = []syscall.Signal{
 	syscall.SIGHUP, syscall.SIGINT, syscall.SIGQUIT, syscall.SIGABRT, syscall.SIGUSR1,
 	syscall.SIGUSR2, syscall.SIGALRM, syscall.SIGTERM, syscall.SIGXCPU, syscall.SIGXFSZ,
-	syscall.SIGVTALRM, syscall.SIGIO, syscall.SIGPWR, syscall.Signal(40),
+	syscall.SIGVTALRM, syscall.SIGIO, syscall.SIGPWR,
 	syscall.SIGCHLD, syscall.SIGWINCH, syscall.SIGURG, syscall.SIGCONT,
 }
 
