@@ -11,7 +11,6 @@ import (
 	"os"
 
 	"github.com/ucspi-go/ucspi/applets"
-	_ "github.com/ucspi-go/ucspi/ucspi/startup" // the entry point, -E _rt0_ucspi: docs/process.md
 )
 
 // version is set at build time with -ldflags "-X main.version=...".
