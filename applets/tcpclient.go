@@ -42,6 +42,7 @@ type clientOptions struct {
 	localName   *string
 	infoTimeout uint64
 	iface       string
+	proxySend   int // --proxy-send: the PROXY header's version, 0 for none
 }
 
 func tcpclientSetup(fs *pflag.FlagSet) Runner {
@@ -63,6 +64,7 @@ func tcpclientSetup(fs *pflag.FlagSet) Runner {
 	fs.VarP(optionalString{&o.localName}, "local-name", "l", "set TCPLOCALHOST to this instead of looking it up")
 	Ulong(fs, &o.infoTimeout, 26, "timeout-info", "t", "give up on the ident server after this many seconds")
 	fs.StringVarP(&o.iface, "interface", "I", "", "the interface of a link-local IPv6 address")
+	fs.Var(proxyVersion{&o.proxySend}, "proxy-send", "send a PROXY header of `version` 1 or 2 naming the inherited TCPREMOTEIP/PORT and TCPLOCALIP/PORT")
 	return func(s *Stdio, operands []string) error {
 		// 0.88 rejects a bad -i while still reading its options, before -q
 		// has silenced anything.
@@ -95,6 +97,13 @@ func tcpclient(o *clientOptions, errs io.Writer, operands []string) error {
 	conn, err := dial(ctx, c, operands[0], operands[1])
 	if err != nil {
 		return err
+	}
+	if o.proxySend != 0 {
+		// Before anything else: the server is waiting for it.
+		remote, local := ucspi.InheritedConnection(os.Getenv)
+		if err := ucspi.SendAll(conn.FD, ucspi.AppendProxy(nil, o.proxySend, remote, local)); err != nil {
+			return exit.FatalSys(exit.Temporary, err, "unable to send PROXY header: ")
+		}
 	}
 	if o.verbosity >= 2 {
 		fmt.Fprintf(errs, "tcpclient: connected to %s port %d\n", c.RemoteIPText(conn), conn.Remote.Port())
@@ -215,6 +224,19 @@ func (t *connTimeout) Set(s string) error {
 	s = strings.TrimPrefix(s[digits:], "+")
 	y, _ := ScanUlong(s)
 	*t = connTimeout{x, y}
+	return nil
+}
+
+// proxyVersion is --proxy-send 1 or 2.
+type proxyVersion struct{ target *int }
+
+func (p proxyVersion) String() string { return "" }
+func (p proxyVersion) Type() string   { return "version" }
+func (p proxyVersion) Set(s string) error {
+	if s != "1" && s != "2" {
+		return fmt.Errorf("%q is not a PROXY protocol version (1 or 2)", s)
+	}
+	*p.target = int(s[0] - '0')
 	return nil
 }
 

@@ -1,7 +1,10 @@
 package applets
 
 import (
+	"fmt"
+	"net/netip"
 	"os"
+	"strings"
 
 	"github.com/spf13/pflag"
 
@@ -48,7 +51,78 @@ func tcpserverSetup(fs *pflag.FlagSet) Runner {
 	Ulong(fs, &s.UID, 0, "uid", "u", "switch to user id `uid` once listening")
 	Ulong(fs, &s.GID, 0, "gid", "g", "switch to group id `gid` once listening")
 	fs.VarPF(envIDs{&s.UID, &s.GID}, "env-ids", "U", "take the user and group ids from $UID and $GID").NoOptDefVal = "true"
-	return func(_ *Stdio, operands []string) error { return s.Run(operands) }
+	fs.VarP(ipLimit{&s.IPLimit, &s.IPLimitMessage}, "ip-limit", "C", "`n[:message]`: at most n programs at once per client address; the others are sent message and closed")
+	fs.Var(proxyFrom{&s.ProxyFrom}, "proxy-from", "trust the balancers in `CIDR[,CIDR...]`: read the client from their PROXY header (v1, v2); drop other peers")
+	Ulong(fs, &s.ProxyTimeout, 10, "proxy-timeout", "", "give up on a PROXY header after `n` seconds")
+	fs.Var(listenFD{&s.ListenFD}, "listen-fd", "serve the listening socket on descriptor `n` (no host and port operands)")
+	Choice(fs, &s.Systemd, true, "systemd", "", "serve the socket systemd passed (LISTEN_PID, LISTEN_FDS=1, descriptor 3)")
+	Choice(fs, &s.ReusePort, true, "reuse-port", "", "set SO_REUSEPORT, so that several servers share the port")
+	return func(_ *Stdio, operands []string) error {
+		s.BacklogGiven = fs.Changed("backlog")
+		return s.Run(operands)
+	}
+}
+
+// ipLimit is -C n[:message]: n at least 1, in digits; the message is sent to
+// a client over its limit.
+type ipLimit struct {
+	n       *uint64
+	message **string
+}
+
+func (l ipLimit) String() string { return "" }
+func (l ipLimit) Type() string   { return "n[:message]" }
+func (l ipLimit) Set(v string) error {
+	num, msg, hasMsg := strings.Cut(v, ":")
+	n, digits := ScanUlong(num)
+	if digits == 0 || digits != len(num) || n == 0 {
+		return fmt.Errorf("%q is not a number of programs (1 or more)", num)
+	}
+	*l.n, *l.message = n, nil
+	if hasMsg {
+		*l.message = &msg
+	}
+	return nil
+}
+
+// proxyFrom is --proxy-from CIDR[,CIDR...], which may be repeated. A bare
+// address is a prefix of its full length; an IPv4-mapped prefix is taken as
+// the IPv4 one, since peers are matched with IPv4-mapped addresses unmapped.
+type proxyFrom struct{ target *[]netip.Prefix }
+
+func (p proxyFrom) String() string { return "" }
+func (p proxyFrom) Type() string   { return "CIDR[,CIDR...]" }
+func (p proxyFrom) Set(v string) error {
+	for _, f := range strings.Split(v, ",") {
+		prefix, err := netip.ParsePrefix(f)
+		if err != nil {
+			ip, err2 := netip.ParseAddr(f)
+			if err2 != nil || ip.Zone() != "" {
+				return fmt.Errorf("%q is not an address or a CIDR prefix", f)
+			}
+			prefix = netip.PrefixFrom(ip, ip.BitLen())
+		}
+		if ip := prefix.Addr(); ip.Is4In6() && prefix.Bits() >= 96 {
+			prefix = netip.PrefixFrom(ip.Unmap(), prefix.Bits()-96)
+		}
+		*p.target = append(*p.target, prefix.Masked())
+	}
+	return nil
+}
+
+// listenFD is --listen-fd n: a descriptor number, in digits.
+type listenFD struct{ target **int }
+
+func (l listenFD) String() string { return "" }
+func (l listenFD) Type() string   { return "n" }
+func (l listenFD) Set(v string) error {
+	n, digits := ScanUlong(v)
+	if digits == 0 || digits != len(v) || n > 1<<30 {
+		return fmt.Errorf("%q is not a descriptor number", v)
+	}
+	fd := int(n)
+	*l.target = &fd
+	return nil
 }
 
 // localName is -l: the name, or as 0.88, any text at all (-l0 is common).

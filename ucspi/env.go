@@ -22,6 +22,18 @@ type Description struct {
 	// Force6 is tcpserver -6: the IPv6 view even for an IPv4 peer, PROTO=TCP6
 	// and IPv4-mapped addresses in the TCP* variables too.
 	Force6 bool
+	// Proxy is what a trusted balancer's PROXY header said (tcpserver
+	// --proxy-from), for the PROXY* variables; nil without one.
+	Proxy *Proxied
+	// Concurrency is TCPCONCURRENCY, the programs running for this client
+	// address, this one included, where a per-IP limit applies; 0 leaves it
+	// unset.
+	Concurrency uint64
+
+	// tcpserver's per-IP record (iplimit.go): the place reserved for this
+	// connection's program, or why it got none.
+	slot    *ipCount
+	refused *ipRefusal
 }
 
 // Known wraps s as a known value for Description's optional fields.
@@ -48,6 +60,8 @@ var names = []string{
 	"TCPREMOTEIP", "TCPREMOTEPORT", "TCPREMOTEHOST", "TCPREMOTEINFO",
 	"TCP6LOCALIP", "TCP6LOCALPORT", "TCP6LOCALHOST",
 	"TCP6REMOTEIP", "TCP6REMOTEPORT", "TCP6REMOTEHOST", "TCP6REMOTEINFO",
+	"PROXYREMOTEIP", "PROXYREMOTEPORT", "PROXYLOCALIP", "PROXYLOCALPORT", "PROXYVERSION", "PROXYCOMMAND",
+	"TCPCONCURRENCY",
 }
 
 // Vars returns the connection's variables as "NAME=value", in the order 0.88
@@ -87,6 +101,12 @@ func (c *Description) Vars() []string {
 	both("REMOTEPORT", rport, rport)
 	both("REMOTEHOST", c.RemoteHost, c.RemoteHost)
 	both("REMOTEINFO", c.RemoteInfo, c.RemoteInfo)
+	if c.Proxy != nil {
+		vars = c.Proxy.vars(vars, ip)
+	}
+	if c.Concurrency > 0 {
+		vars = append(vars, "TCPCONCURRENCY="+strconv.FormatUint(c.Concurrency, 10))
+	}
 	return vars
 }
 

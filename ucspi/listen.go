@@ -10,6 +10,8 @@ import (
 	"syscall"
 	"unsafe"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/ucspi-go/ucspi/ucspi/dns"
 	"github.com/ucspi-go/ucspi/ucspi/exit"
 )
@@ -159,8 +161,10 @@ type Listener struct {
 
 // Listen binds ip:port (with SO_REUSEADDR, as 0.88) and listens. The IPv6
 // wildcard accepts IPv4 peers too; where the kernel has no IPv6 it falls back
-// to the IPv4 wildcard. iface is the -I interface for a link-local address.
-func Listen(ip netip.Addr, port uint16, backlog uint64, iface string) (*Listener, error) {
+// to the IPv4 wildcard. iface is the -I interface for a link-local address;
+// reusePort (--reuse-port) sets SO_REUSEPORT, so that several servers may
+// listen on the port, the kernel spreading connections over them.
+func Listen(ip netip.Addr, port uint16, backlog uint64, iface string, reusePort bool) (*Listener, error) {
 	const flags = syscall.SOCK_STREAM | syscall.SOCK_CLOEXEC | syscall.SOCK_NONBLOCK
 	fd, err := syscall.Socket(family(ip), flags, 0)
 	if err != nil && ip == netip.IPv6Unspecified() {
@@ -171,7 +175,7 @@ func Listen(ip netip.Addr, port uint16, backlog uint64, iface string) (*Listener
 		return nil, exit.FatalSys(exit.Temporary, err, "unable to create socket: ")
 	}
 	l := &Listener{fd: fd, inet6: family(ip) == syscall.AF_INET6}
-	if err := l.bind(ip, port, iface); err != nil {
+	if err := l.bind(ip, port, iface, reusePort); err != nil {
 		syscall.Close(fd)
 		return nil, exit.FatalSys(exit.Temporary, err, "unable to bind: ")
 	}
@@ -188,10 +192,19 @@ func Listen(ip netip.Addr, port uint16, backlog uint64, iface string) (*Listener
 		syscall.Close(fd)
 		return nil, exit.FatalSys(exit.Temporary, err, "unable to listen: ")
 	}
-	l.file = os.NewFile(uintptr(fd), "tcpserver")
+	if err := l.poll(); err != nil {
+		return nil, err
+	}
+	return l, nil
+}
+
+// poll hands the non-blocking listening socket to Go's poller, for Accept.
+func (l *Listener) poll() error {
+	var err error
+	l.file = os.NewFile(uintptr(l.fd), "tcpserver")
 	if l.raw, err = l.file.SyscallConn(); err != nil {
 		l.file.Close()
-		return nil, exit.FatalSys(exit.Temporary, err, "unable to listen: ")
+		return exit.FatalSys(exit.Temporary, err, "unable to listen: ")
 	}
 	l.accept = func(fd uintptr) bool {
 		n := uint32(unsafe.Sizeof(l.sa))
@@ -200,7 +213,7 @@ func Listen(ip netip.Addr, port uint16, backlog uint64, iface string) (*Listener
 		l.accepted, l.errno = int(r), e
 		return e != syscall.EAGAIN
 	}
-	return l, nil
+	return nil
 }
 
 func family(ip netip.Addr) int {
@@ -210,9 +223,14 @@ func family(ip netip.Addr) int {
 	return syscall.AF_INET6
 }
 
-func (l *Listener) bind(ip netip.Addr, port uint16, iface string) error {
+func (l *Listener) bind(ip netip.Addr, port uint16, iface string, reusePort bool) error {
 	if err := syscall.SetsockoptInt(l.fd, syscall.SOL_SOCKET, syscall.SO_REUSEADDR, 1); err != nil {
 		return err
+	}
+	if reusePort {
+		if err := syscall.SetsockoptInt(l.fd, syscall.SOL_SOCKET, unix.SO_REUSEPORT, 1); err != nil {
+			return err
+		}
 	}
 	if ip.Is4() {
 		return syscall.Bind(l.fd, &syscall.SockaddrInet4{Port: int(port), Addr: ip.As4()})

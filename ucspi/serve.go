@@ -15,13 +15,16 @@ import (
 func (s *Server) serve(fd int, remote netip.AddrPort, scope uint32) {
 	c, fail := s.accepted(fd, remote)
 	if fail != nil {
-		s.drop(fd, remote, nil, fail)
+		s.drop(fd, c.Remote, nil, fail)
 		return
 	}
 	ruleVars, denied, fail := s.access(c)
+	if c.Proxy != nil && c.Proxy.Carried() {
+		scope = 0 // the socket's scope is no part of the client's address
+	}
 	switch {
 	case fail != nil:
-		s.drop(fd, remote, nil, fail)
+		s.drop(fd, c.Remote, nil, fail)
 	case denied:
 		s.deny(fd, c)
 	default:
@@ -37,24 +40,32 @@ type failure struct {
 }
 
 // accepted readies the socket as 0.88's child does before anything else: IP
-// options, TCP_NODELAY, the banner. It returns the connection's addresses.
+// options, TCP_NODELAY, the banner. It returns the connection's addresses
+// (as far as known when it fails), which a trusted balancer's PROXY header,
+// read before the banner, replaces with its client's (proxied.go).
 func (s *Server) accepted(fd int, remote netip.AddrPort) (*Description, *failure) {
+	c := &Description{Remote: remote, TCP6Vars: s.tcp6Vars, Force6: s.Force6}
 	if s.KillOptions && remote.Addr().Unmap().Is4() {
 		killIPOptions(fd)
 	}
 	if s.NoDelay {
 		setsockoptInt(fd, syscall.IPPROTO_TCP, syscall.TCP_NODELAY, 1)
 	}
-	if s.Banner != "" {
-		if err := sendAll(fd, s.Banner); err != nil {
-			return nil, &failure{"unable to print banner: ", err}
+	var err error
+	if c.Local, err = s.listener.localAddr(fd); err != nil {
+		return c, &failure{"unable to get local address: ", err}
+	}
+	if s.ProxyFrom != nil {
+		if fail := s.proxied(fd, c); fail != nil {
+			return c, fail
 		}
 	}
-	local, err := s.listener.localAddr(fd)
-	if err != nil {
-		return nil, &failure{"unable to get local address: ", err}
+	if s.Banner != "" {
+		if err := sendAll(fd, s.Banner); err != nil {
+			return c, &failure{"unable to print banner: ", err}
+		}
 	}
-	return &Description{Local: local, Remote: remote, TCP6Vars: s.tcp6Vars, Force6: s.Force6}, nil
+	return c, nil
 }
 
 // environ is the program's environment: ours, the connection's variables,
@@ -77,6 +88,7 @@ func (s *Server) deny(fd int, c *Description) {
 		b = appendFrom(b, 0, s.remoteText(c.Remote))
 		b = appendVerdict(b, "deny", 0, c)
 	}
+	b = s.refuse(fd, c, b) // over a per-IP limit
 	s.kids.drop(b, deniedStatus)
 	closeFD(fd)
 }

@@ -35,6 +35,17 @@ type Server struct {
 	Force6       bool    // -6: the IPv6 view of IPv4 peers too
 	Interface    string  // -I: the interface of a link-local address
 
+	// Past one machine (docs/tcpserver.md): PROXY headers from trusted
+	// balancers, a listener inherited or shared, per-client limits.
+	ProxyFrom      []netip.Prefix // --proxy-from: the balancers; nil reads no header
+	ProxyTimeout   uint64         // --proxy-timeout: seconds for the header
+	ListenFD       *int           // --listen-fd: the inherited listener; nil for none
+	Systemd        bool           // --systemd: the listener on descriptor 3, as LISTEN_PID and LISTEN_FDS say
+	ReusePort      bool           // --reuse-port: SO_REUSEPORT, so that servers may share the port
+	BacklogGiven   bool           // -b was given: an inherited listener listens again with it
+	IPLimit        uint64         // -C: programs at once per client address; 0 for no limit
+	IPLimitMessage *string        // -C's message, sent to a client over its limit
+
 	log      logger
 	kids     *children
 	listener *Listener
@@ -59,15 +70,23 @@ func (s *Server) Run(operands []string) error {
 
 func (s *Server) run(operands []string) error {
 	s.log.verbosity = s.Verbosity
-	if len(operands) < 2 {
-		return exit.Usage()
-	}
-	hostname := operands[0]
-	port, err := Port(operands[1])
+	inherit, err := s.inherits() // then there are no host and port operands
 	if err != nil {
 		return err
 	}
-	s.argv = operands[2:]
+	var hostname string
+	var port uint16
+	if !inherit {
+		if len(operands) < 2 {
+			return exit.Usage()
+		}
+		hostname = operands[0]
+		if port, err = Port(operands[1]); err != nil {
+			return err
+		}
+		operands = operands[2:]
+	}
+	s.argv = operands
 	if len(s.argv) == 0 {
 		return exit.Usage()
 	}
@@ -85,13 +104,17 @@ func (s *Server) run(operands []string) error {
 	signal.Notify(sigchld, syscall.SIGCHLD)
 
 	s.dns = dns.New()
-	ctx, cancel := context.WithTimeout(context.Background(), dns.Timeout)
-	ip, err := Host(ctx, s.dns, hostname, s.IPv4Only)
-	cancel()
-	if err != nil {
-		return err
+	if inherit {
+		s.listener, err = s.inherit()
+	} else {
+		ctx, cancel := context.WithTimeout(context.Background(), dns.Timeout)
+		var ip netip.Addr
+		ip, err = Host(ctx, s.dns, hostname, s.IPv4Only)
+		cancel()
+		if err == nil {
+			s.listener, err = Listen(ip, port, s.Backlog, s.Interface, s.ReusePort)
+		}
 	}
-	s.listener, err = Listen(ip, port, s.Backlog, s.Interface)
 	if err != nil {
 		return err
 	}
@@ -114,6 +137,7 @@ func (s *Server) run(operands []string) error {
 	s.closeStdio()
 	s.prepareSpawn()
 	s.kids = newChildren(s.Limit, &s.log)
+	s.kids.ips = s.ipRecord()
 	go s.kids.reap(sigchld)
 	s.kids.status()
 	s.acceptLoop()

@@ -33,11 +33,17 @@ func (s *Server) spawn(fd int, c *Description, env []string) {
 	if err == nil {
 		pid, err = syscall.ForkExec(prog, s.argv, &attr)
 	}
+	if err == nil {
+		s.kids.ips.started(pid, c)
+	}
 	if err == nil && s.log.verbose() {
 		b := appendFrom(nil, pid, s.remoteText(c.Remote))
 		s.log.write(appendVerdict(b, "ok", pid, c))
 	}
 	s.kids.spawning.RUnlock()
+	if err != nil {
+		s.kids.ips.cancel(c)
+	}
 
 	switch {
 	case err == nil:
