@@ -151,7 +151,9 @@ func TestProxyRulesAndBanner(t *testing.T) {
 	}
 	s := startServer(t, reftest.Ours(t, "tcpserver"), nil,
 		"-v", "-RHl0", "-B", "banner\r\n", "-x", cdb, "--proxy-from", "127.0.0.1", "127.0.0.1", "0", print)
-	header := func(client string) []byte { return AppendProxy(nil, 2, netip.MustParseAddrPort(client), netip.MustParseAddrPort("127.0.0.1:25")) }
+	header := func(client string) []byte {
+		return AppendProxy(nil, 2, netip.MustParseAddrPort(client), netip.MustParseAddrPort("127.0.0.1:25"))
+	}
 	if out := sendPieces(t, s.addr("127.0.0.1"), "", 0, header("127.0.0.3:1000")); out != "banner\r\n" {
 		t.Errorf("denied client got %q, not the banner alone (0.88 writes it before the rules)", out)
 	}
