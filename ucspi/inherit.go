@@ -77,9 +77,11 @@ func Inherited(fd int, backlog uint64, relisten bool) (*Listener, error) {
 		}
 		return v
 	}
-	domain := opt(syscall.SOL_SOCKET, unix.SO_DOMAIN)
+	// MPTCP is TCP to the peers that do not speak it (and Go listens with
+	// it by default).
+	domain, proto := opt(syscall.SOL_SOCKET, unix.SO_DOMAIN), opt(syscall.SOL_SOCKET, unix.SO_PROTOCOL)
 	if (domain != syscall.AF_INET && domain != syscall.AF_INET6) || opt(syscall.SOL_SOCKET, syscall.SO_TYPE) != syscall.SOCK_STREAM ||
-		opt(syscall.SOL_SOCKET, unix.SO_PROTOCOL) != syscall.IPPROTO_TCP || opt(syscall.SOL_SOCKET, syscall.SO_ACCEPTCONN) != 1 {
+		(proto != syscall.IPPROTO_TCP && proto != unix.IPPROTO_MPTCP) || opt(syscall.SOL_SOCKET, syscall.SO_ACCEPTCONN) != 1 {
 		return nil, notTCP
 	}
 	syscall.CloseOnExec(fd)
