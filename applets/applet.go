@@ -43,6 +43,13 @@ type Applet struct {
 	// RawArgs marks an applet that, like its 0.88 original, takes no options: every
 	// argument, even "-x" or "--help", reaches it untouched.
 	RawArgs bool
+	// Fuse, for an applet whose whole job is to decide and then exec the rest
+	// of its command line (argv0, rblsmtpd), makes that decision inside
+	// tcpserver, so that a connection starts one process instead of two: given
+	// the applet's arguments and its environment, it returns the file the
+	// applet would exec and its argv, or ok false when the applet must run
+	// (it would refuse its command line, or do more than exec).
+	Fuse func(args []string, getenv func(string) (string, bool)) (file string, argv []string, ok bool)
 	// Manual is the man page body: what the applet does, its environment, its exit
 	// codes. The synopsis and the options come from Usage and Setup.
 	Manual string

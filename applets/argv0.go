@@ -15,6 +15,12 @@ func init() {
 		Summary: "run a program with a chosen 0th argument",
 		Usage:   "argv0 realname program [ arg ... ]",
 		RawArgs: true,
+		Fuse: func(args []string, _ func(string) (string, bool)) (string, []string, bool) {
+			if len(args) < 2 {
+				return "", nil, false
+			}
+			return args[0], args[1:], true
+		},
 		Setup: func(_ *pflag.FlagSet) Runner {
 			return func(_ *Stdio, args []string) error {
 				if len(args) < 2 {

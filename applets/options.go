@@ -4,6 +4,8 @@ import (
 	"fmt"
 
 	"github.com/spf13/pflag"
+
+	"github.com/ucspi-go/ucspi/ucspi/scan"
 )
 
 // choice is an option that stores a fixed value in a variable it may share with
@@ -36,7 +38,7 @@ type ulong struct{ target *uint64 }
 func (u ulong) String() string { return fmt.Sprint(*u.target) }
 func (u ulong) Type() string   { return "n" }
 func (u ulong) Set(s string) error {
-	*u.target, _ = ScanUlong(s)
+	*u.target, _ = scan.Ulong(s)
 	return nil
 }
 
@@ -44,15 +46,4 @@ func (u ulong) Set(s string) error {
 func Ulong(fs *pflag.FlagSet, target *uint64, def uint64, name, short, usage string) {
 	*target = def
 	fs.VarP(ulong{target}, name, short, usage)
-}
-
-// ScanUlong is djb's scan_ulong: the value of the leading decimal digits of s and
-// how many there were.
-func ScanUlong(s string) (uint64, int) {
-	var n uint64
-	i := 0
-	for ; i < len(s) && s[i] >= '0' && s[i] <= '9'; i++ {
-		n = n*10 + uint64(s[i]-'0')
-	}
-	return n, i
 }

@@ -22,6 +22,7 @@ func init() {
 		Summary: "turn away SMTP clients listed in DNS blocklists, run the SMTP server for the others",
 		Usage:   "rblsmtpd [ -b ] [ -R ] [ -t timeout ] [ -r base ] [ -a base ] smtpd [ arg ... ]",
 		Setup:   rblsmtpdSetup,
+		Fuse:    rblsmtpdFuse,
 		Manual:  rblsmtpdManual,
 	})
 }
@@ -34,48 +35,85 @@ const (
 	defaultBaseVar = "RBLSMTPD_DEFAULT_BASE"
 )
 
-func rblsmtpdSetup(fs *pflag.FlagSet) Runner {
-	var bounce, failClosed bool
-	var timeout uint64
-	var sources []rblsmtpd.Source
-	var rbls int
-	Choice(fs, &bounce, true, "bounce", "b", "reject a listed client with 553 (permanent)")
-	Choice(fs, &bounce, false, "no-bounce", "B", "reject a listed client with 451 (temporary; the default)")
-	Choice(fs, &failClosed, true, "fail-closed", "c", "a failed lookup blocks (-r) or does not accept (-a), with 451")
-	Choice(fs, &failClosed, false, "fail-open", "C", "a failed lookup lists nobody (-r) or accepts (-a) (the default)")
-	Ulong(fs, &timeout, 60, "timeout", "t", "end the conversation with a blocked client after this many seconds; 0: reject at once")
+// rblsmtpdOptions is rblsmtpd's command line: the lists, with the -b and -c
+// settings each -r and -a met, and -t.
+type rblsmtpdOptions struct {
+	bounce, failClosed bool
+	timeout            uint64
+	sources            []rblsmtpd.Source
+	rbls               int
+}
+
+func (o *rblsmtpdOptions) define(fs *pflag.FlagSet) {
+	Choice(fs, &o.bounce, true, "bounce", "b", "reject a listed client with 553 (permanent)")
+	Choice(fs, &o.bounce, false, "no-bounce", "B", "reject a listed client with 451 (temporary; the default)")
+	Choice(fs, &o.failClosed, true, "fail-closed", "c", "a failed lookup blocks (-r) or does not accept (-a), with 451")
+	Choice(fs, &o.failClosed, false, "fail-open", "C", "a failed lookup lists nobody (-r) or accepts (-a) (the default)")
+	Ulong(fs, &o.timeout, 60, "timeout", "t", "end the conversation with a blocked client after this many seconds; 0: reject at once")
 	fs.VarP(sourceOption{func(arg string) {
-		sources = append(sources, rblsmtpd.Block(arg, bounce, failClosed))
-		rbls++
+		o.sources = append(o.sources, rblsmtpd.Block(arg, o.bounce, o.failClosed))
+		o.rbls++
 	}}, "rbl", "r", "block clients listed under base (TXT), or with base:message (A record, %IP% is the client)")
 	fs.VarP(sourceOption{func(arg string) {
-		sources = append(sources, rblsmtpd.Allow(arg, failClosed))
+		o.sources = append(o.sources, rblsmtpd.Allow(arg, o.failClosed))
 	}}, "anti-rbl", "a", "accept clients listed under base (A record), skipping later lists")
+}
 
+// verdict is rblsmtpd's decision on the client its environment describes.
+func (o *rblsmtpdOptions) verdict(getenv func(string) (string, bool)) rblsmtpd.Verdict {
+	var env *string
+	if v, ok := getenv("RBLSMTPD"); ok {
+		env = &v
+	}
+	sources := o.sources
+	// 0.88 added its default list after every option, with the last -b/-c.
+	if base, _ := getenv(defaultBaseVar); o.rbls == 0 && base != "" {
+		sources = append(sources[:len(sources):len(sources)], rblsmtpd.Block(base, o.bounce, o.failClosed))
+	}
+	remoteIP, _ := getenv("TCPREMOTEIP")
+	timeout, _ := getenv(lookupTimeoutVar)
+	lists := &rblsmtpd.Lists{Sources: sources, Resolver: dns.New(), Timeout: lookupTimeout(timeout)}
+	return rblsmtpd.Decide(context.Background(), env, remoteIP, lists)
+}
+
+func rblsmtpdSetup(fs *pflag.FlagSet) Runner {
+	o := &rblsmtpdOptions{}
+	o.define(fs)
 	return func(s *Stdio, operands []string) error {
 		if len(operands) == 0 {
 			return exit.Usage()
 		}
-		var env *string
-		if v, ok := os.LookupEnv("RBLSMTPD"); ok {
-			env = &v
-		}
-		// 0.88 added its default list after every option, with the last -b/-c.
-		if base := os.Getenv(defaultBaseVar); rbls == 0 && base != "" {
-			sources = append(sources, rblsmtpd.Block(base, bounce, failClosed))
-		}
-		remoteIP := os.Getenv("TCPREMOTEIP")
-		lists := &rblsmtpd.Lists{Sources: sources, Resolver: dns.New(), Timeout: lookupTimeout()}
-		verdict := rblsmtpd.Decide(context.Background(), env, remoteIP, lists)
+		verdict := o.verdict(os.LookupEnv)
 		if !verdict.Block {
 			err := pathexec.Run(operands[0], operands, os.Environ())
 			return exit.FatalSys(exit.Temporary, err, "unable to run ", operands[0], ": ")
 		}
 		reply := verdict.Reply()
-		fmt.Fprintf(s.Err, "rblsmtpd: %s pid %d: %s\n", remoteIP, os.Getpid(), reply)
-		rblsmtpd.Converse(s.In, s.Out, reply+"\r\n", seconds(timeout))
+		fmt.Fprintf(s.Err, "rblsmtpd: %s pid %d: %s\n", os.Getenv("TCPREMOTEIP"), os.Getpid(), reply)
+		rblsmtpd.Converse(s.In, s.Out, reply+"\r\n", seconds(o.timeout))
 		return nil
 	}
+}
+
+// rblsmtpdFuse is rblsmtpd's decision made inside tcpserver: the smtpd command
+// line for a client it would pass through, nothing for one it would block or
+// a command line it would refuse, which the real rblsmtpd then handles.
+func rblsmtpdFuse(args []string, getenv func(string) (string, bool)) (string, []string, bool) {
+	o := &rblsmtpdOptions{}
+	fs := fuseFlags()
+	o.define(fs)
+	if err := fs.Parse(args); err != nil || fs.NArg() == 0 {
+		return "", nil, false
+	}
+	// The resolver reads $DNSCACHEIP from our own environment: a rule that
+	// changed it leaves the lookups to the real rblsmtpd.
+	if v, _ := getenv("DNSCACHEIP"); v != os.Getenv("DNSCACHEIP") {
+		return "", nil, false
+	}
+	if o.verdict(getenv).Block {
+		return "", nil, false
+	}
+	return fs.Arg(0), fs.Args(), true
 }
 
 // sourceOption is -r or -a: each occurrence adds a source, with the -b and -c
@@ -92,10 +130,10 @@ func seconds(n uint64) time.Duration {
 	return time.Duration(min(n, math.MaxUint32)) * time.Second
 }
 
-// lookupTimeout is $RBLSMTPD_DNS_TIMEOUT seconds (fractions allowed), else
+// lookupTimeout is $RBLSMTPD_DNS_TIMEOUT's setting in seconds (fractions allowed), else
 // dns.Timeout, djb's bound on one lookup.
-func lookupTimeout() time.Duration {
-	if v, err := strconv.ParseFloat(os.Getenv(lookupTimeoutVar), 64); err == nil && v > 0 && v < dns.Timeout.Seconds() {
+func lookupTimeout(setting string) time.Duration {
+	if v, err := strconv.ParseFloat(setting, 64); err == nil && v > 0 && v < dns.Timeout.Seconds() {
 		return time.Duration(v * float64(time.Second))
 	}
 	return dns.Timeout

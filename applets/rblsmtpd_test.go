@@ -123,8 +123,7 @@ func TestRblsmtpdTimeouts(t *testing.T) {
 	}{
 		{"", time.Minute}, {"0.25", 250 * time.Millisecond}, {"2", 2 * time.Second}, {"0", time.Minute}, {"-1", time.Minute}, {"x", time.Minute}, {"3600", time.Minute},
 	} {
-		t.Setenv(lookupTimeoutVar, tc.v)
-		if got := lookupTimeout(); got != tc.want {
+		if got := lookupTimeout(tc.v); got != tc.want {
 			t.Errorf("%s=%q: %v, want %v", lookupTimeoutVar, tc.v, got, tc.want)
 		}
 	}

@@ -17,6 +17,7 @@ import (
 	"github.com/ucspi-go/ucspi/ucspi/dns"
 	"github.com/ucspi-go/ucspi/ucspi/exit"
 	"github.com/ucspi-go/ucspi/ucspi/pathexec"
+	"github.com/ucspi-go/ucspi/ucspi/scan"
 )
 
 func init() {
@@ -159,7 +160,7 @@ func localAddress(s string) (netip.Addr, bool) {
 			}
 			rest = rest[1:]
 		}
-		n, digits := ScanUlong(rest)
+		n, digits := scan.Ulong(rest)
 		if digits == 0 {
 			goto six
 		}
@@ -220,9 +221,9 @@ func (t *connTimeout) String() string {
 }
 func (t *connTimeout) Type() string { return "x+y" }
 func (t *connTimeout) Set(s string) error {
-	x, digits := ScanUlong(s)
+	x, digits := scan.Ulong(s)
 	s = strings.TrimPrefix(s[digits:], "+")
-	y, _ := ScanUlong(s)
+	y, _ := scan.Ulong(s)
 	*t = connTimeout{x, y}
 	return nil
 }

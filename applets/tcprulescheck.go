@@ -2,7 +2,6 @@ package applets
 
 import (
 	"bufio"
-	"bytes"
 	"os"
 
 	"github.com/spf13/pflag"
@@ -63,24 +62,21 @@ func tcprulescheck(s *Stdio, args []string) error {
 		return nil
 	}
 	out.WriteString("rule " + m.Key + ":\n")
-	// As 0.88 prints it: up to the first deny, every NUL-terminated record.
-	for data := m.Data; ; {
-		end := bytes.IndexByte(data, 0)
-		if end < 0 {
-			break
+	// As 0.88 prints it: every record up to the first deny.
+	denied := false
+	m.Records(func(deny bool, setting string) bool {
+		if deny {
+			denied = true
+			return false
 		}
-		switch rec := data[:end]; {
-		case len(rec) > 0 && rec[0] == 'D':
-			out.WriteString("deny connection\n")
-			return nil
-		case len(rec) > 0 && rec[0] == '+':
-			out.WriteString("set environment variable ")
-			out.Write(rec[1:])
-			out.WriteString("\n")
-		}
-		data = data[end+1:]
+		out.WriteString("set environment variable " + setting + "\n")
+		return true
+	})
+	if denied {
+		out.WriteString("deny connection\n")
+	} else {
+		out.WriteString("allow connection\n")
 	}
-	out.WriteString("allow connection\n")
 	return nil
 }
 

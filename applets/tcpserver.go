@@ -9,6 +9,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/ucspi-go/ucspi/ucspi"
+	"github.com/ucspi-go/ucspi/ucspi/scan"
 )
 
 func init() {
@@ -57,7 +58,11 @@ func tcpserverSetup(fs *pflag.FlagSet) Runner {
 	fs.Var(listenFD{&s.ListenFD}, "listen-fd", "serve the listening socket on descriptor `n` (no host and port operands)")
 	Choice(fs, &s.Systemd, true, "systemd", "", "serve the socket systemd passed (LISTEN_PID, LISTEN_FDS=1, descriptor 3)")
 	Choice(fs, &s.ReusePort, true, "reuse-port", "", "set SO_REUSEPORT, so that several servers share the port")
+	noFusion := fs.Bool("no-fusion", false, "start argv0 and rblsmtpd as processes even where tcpserver can do their work itself")
 	return func(_ *Stdio, operands []string) error {
+		if !*noFusion {
+			s.Fuse = Fuse
+		}
 		s.BacklogGiven = fs.Changed("backlog")
 		return s.Run(operands)
 	}
@@ -74,8 +79,8 @@ func (l ipLimit) String() string { return "" }
 func (l ipLimit) Type() string   { return "n[:message]" }
 func (l ipLimit) Set(v string) error {
 	num, msg, hasMsg := strings.Cut(v, ":")
-	n, digits := ScanUlong(num)
-	if digits == 0 || digits != len(num) || n == 0 {
+	n, digits := scan.Ulong(num)
+	if digits == 0 || digits != len(num) || digits > 18 || n == 0 {
 		return fmt.Errorf("%q is not a number of programs (1 or more)", num)
 	}
 	*l.n, *l.message = n, nil
@@ -116,8 +121,8 @@ type listenFD struct{ target **int }
 func (l listenFD) String() string { return "" }
 func (l listenFD) Type() string   { return "n" }
 func (l listenFD) Set(v string) error {
-	n, digits := ScanUlong(v)
-	if digits == 0 || digits != len(v) || n > 1<<30 {
+	n, digits := scan.Ulong(v)
+	if digits == 0 || digits != len(v) || digits > 10 || n > 1<<30 {
 		return fmt.Errorf("%q is not a descriptor number", v)
 	}
 	fd := int(n)
@@ -143,10 +148,10 @@ func (e envIDs) String() string { return "" }
 func (e envIDs) Type() string   { return "bool" }
 func (e envIDs) Set(string) error {
 	if x, ok := os.LookupEnv("UID"); ok {
-		*e.uid, _ = ScanUlong(x)
+		*e.uid, _ = scan.Ulong(x)
 	}
 	if x, ok := os.LookupEnv("GID"); ok {
-		*e.gid, _ = ScanUlong(x)
+		*e.gid, _ = scan.Ulong(x)
 	}
 	return nil
 }

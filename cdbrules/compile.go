@@ -4,10 +4,11 @@ import (
 	"bufio"
 	"bytes"
 	"errors"
-	"github.com/ucspi-go/ucspi/cdbrules/cdb"
 	"io"
 	"os"
 	"syscall"
+
+	"github.com/ucspi-go/ucspi/cdbrules/cdb"
 )
 
 // FileError is a failure to read the rules or to write the cdb, named as 0.88

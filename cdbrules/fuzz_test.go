@@ -3,10 +3,11 @@ package cdbrules
 import (
 	"bytes"
 	"errors"
-	"github.com/ucspi-go/ucspi/cdbrules/cdb"
 	"os"
 	"path/filepath"
 	"testing"
+
+	"github.com/ucspi-go/ucspi/cdbrules/cdb"
 )
 
 // FuzzReader: any bytes as a cdb, any key and peer: an answer or an error,
@@ -24,7 +25,7 @@ func FuzzReader(f *testing.F) {
 		if len(ip) > 1024 || len(host) > 1024 {
 			return
 		}
-		r := New(file)
+		r := newRules(file)
 		tries := 0
 		m, err := r.Lookup(Peer{IP: string(ip), Host: string(host), HostKnown: len(host) > 0, Info: "xyz", InfoKnown: true}, func(string) { tries++ })
 		if err != nil && !errors.Is(err, cdb.ErrFormat) {
@@ -53,12 +54,12 @@ func FuzzParseLine(f *testing.F) {
 		if i := bytes.IndexByte(line, '\n'); i >= 0 {
 			line = line[:i+1]
 		}
-		r, ok, err := ParseLine(line)
+		addr, value, ok, err := parseLine(line, nil)
 		if err != nil || !ok {
 			return
 		}
-		if bytes.Count(r.Value, []byte{0}) == 0 && len(r.Value) > 0 {
-			t.Fatalf("value %q has no NUL", r.Value)
+		if bytes.Count(value, []byte{0}) == 0 && len(value) > 0 {
+			t.Fatalf("value %q has no NUL", value)
 		}
 		file, err := os.Create(filepath.Join(t.TempDir(), "rules.cdb"))
 		if err != nil {
@@ -66,17 +67,17 @@ func FuzzParseLine(f *testing.F) {
 		}
 		defer file.Close()
 		w, _ := cdb.NewWriter(file)
-		var keys [][]byte
-		kerr := Keys(r.Address, func(k []byte) error {
-			keys = append(keys, bytes.Clone(k))
-			return w.Add(k, r.Value)
+		var emitted [][]byte
+		kerr := keys(addr, nil, func(k []byte) error {
+			emitted = append(emitted, bytes.Clone(k))
+			return w.Add(k, value)
 		})
 		fatal := false
 		if cerr := Check(bytes.NewReader(line), func(p Problem) { fatal = fatal || p.Fatal }); cerr != nil {
 			t.Fatal(cerr)
 		}
 		if fatal != (kerr != nil) {
-			t.Fatalf("Check fatal %v, Keys error %v", fatal, kerr)
+			t.Fatalf("Check fatal %v, keys error %v", fatal, kerr)
 		}
 		if kerr != nil {
 			return
@@ -88,11 +89,11 @@ func FuzzParseLine(f *testing.F) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		reader := New(written)
-		for _, k := range keys {
+		reader := newRules(written)
+		for _, k := range emitted {
 			data, found, err := reader.r.Find(k)
-			if err != nil || !found || !bytes.Equal(data, r.Value) {
-				t.Fatalf("key %q: %q %v %v, want %q", k, data, found, err, r.Value)
+			if err != nil || !found || !bytes.Equal(data, value) {
+				t.Fatalf("key %q: %q %v %v, want %q", k, data, found, err, value)
 			}
 		}
 	})

@@ -3,7 +3,6 @@ package cdbrules
 import (
 	"bytes"
 	"fmt"
-	"github.com/ucspi-go/ucspi/cdbrules/cdb"
 	"os"
 	"path/filepath"
 	"strings"
@@ -11,6 +10,7 @@ import (
 
 	colinmarc "github.com/colinmarc/cdb"
 
+	"github.com/ucspi-go/ucspi/cdbrules/cdb"
 	"github.com/ucspi-go/ucspi/internal/reftest"
 )
 
@@ -75,7 +75,7 @@ func TestHashZeroKeys(t *testing.T) {
 	ours := compileOurs(t, []byte(rules.String()))
 
 	// Every key is found in our file by our reader.
-	r := New(ours)
+	r := newRules(ours)
 	for i, k := range keys {
 		data, found, err := r.r.Find([]byte(k))
 		if err != nil || !found || string(data) != fmt.Sprintf("+N=%d\x00", i) {
@@ -103,7 +103,7 @@ func TestHashZeroKeys(t *testing.T) {
 	if bytes.Equal(theirs, ours) {
 		t.Error("colinmarc/cdb wrote the same bytes: the trap did not trigger")
 	}
-	if data, _, _ := New(theirs).r.Find([]byte(keys[0])); data != nil {
+	if data, _, _ := newRules(theirs).r.Find([]byte(keys[0])); data != nil {
 		t.Errorf("colinmarc/cdb kept the first hash-0 key (%q): the trap did not trigger", data)
 	}
 

@@ -2,12 +2,14 @@ package cdbrules
 
 import (
 	"bytes"
-	"github.com/ucspi-go/ucspi/cdbrules/cdb"
 	"io/fs"
 	"net/netip"
 	"runtime/debug"
+	"strings"
 	"sync"
 	"syscall"
+
+	"github.com/ucspi-go/ucspi/cdbrules/cdb"
 )
 
 // Decision is the outcome of a rules lookup.
@@ -103,26 +105,50 @@ type Match struct {
 	Found bool
 }
 
-// Decision reads the rule's value as tcpserver 0.88 does: every NUL-terminated
-// record counts, "D" denies, "+VAR=value" sets a variable (one without "=" is
-// skipped), anything else is ignored, and so is a last record missing its NUL.
-func (m Match) Decision() Decision {
-	d := Decision{Key: m.Key, Found: m.Found}
+// Records calls fn with each record of the rule's value, in order, as 0.88
+// reads it: every NUL-terminated record counts, a last one missing its NUL does
+// not. deny is true for a "D" record; otherwise setting is what follows the "+"
+// of a "+VAR=value" record. Records of any other kind are skipped. fn returns
+// false to stop.
+func (m Match) Records(fn func(deny bool, setting string) bool) {
 	data := m.Data
 	for {
 		end := bytes.IndexByte(data, 0)
 		if end < 0 {
-			return d
+			return
 		}
 		rec := data[:end]
+		data = data[end+1:]
+		var more bool
 		switch {
 		case len(rec) > 0 && rec[0] == 'D':
-			d.Deny = true
-		case len(rec) > 0 && rec[0] == '+' && bytes.IndexByte(rec, '=') >= 0:
-			d.Env = append(d.Env, string(rec[1:]))
+			more = fn(true, "")
+		case len(rec) > 0 && rec[0] == '+':
+			more = fn(false, string(rec[1:]))
+		default:
+			more = true
 		}
-		data = data[end+1:]
+		if !more {
+			return
+		}
 	}
+}
+
+// Decision reads the rule's value as tcpserver 0.88 does: any "D" record
+// denies, and each "+VAR=value" record sets a variable (one without "=" is
+// skipped).
+func (m Match) Decision() Decision {
+	d := Decision{Key: m.Key, Found: m.Found}
+	m.Records(func(deny bool, setting string) bool {
+		switch {
+		case deny:
+			d.Deny = true
+		case strings.IndexByte(setting, '=') >= 0:
+			d.Env = append(d.Env, setting)
+		}
+		return true
+	})
+	return d
 }
 
 // Rules is an open rules cdb.
@@ -161,8 +187,8 @@ func Open(path string) (*Rules, error) {
 	return &Rules{data: b, r: cdb.NewReader(b), mapped: true}, nil
 }
 
-// New looks rules up in a cdb held in memory.
-func New(b []byte) *Rules { return &Rules{data: b, r: cdb.NewReader(b)} }
+// newRules looks rules up in a cdb held in memory.
+func newRules(b []byte) *Rules { return &Rules{data: b, r: cdb.NewReader(b)} }
 
 // Close unmaps the file.
 func (r *Rules) Close() error {

@@ -19,7 +19,7 @@ import (
 func lookupKeys(t *testing.T, p Peer) []string {
 	t.Helper()
 	var keys []string
-	m, err := New(compileOurs(t, []byte("nothing.matches:deny\n"))).Lookup(p, func(k string) { keys = append(keys, k) })
+	m, err := newRules(compileOurs(t, []byte("nothing.matches:deny\n"))).Lookup(p, func(k string) { keys = append(keys, k) })
 	if err != nil || m.Found {
 		t.Fatalf("%+v: %v %v", p, m, err)
 	}
@@ -194,12 +194,12 @@ func randomIP6(r *rand.Rand) [16]byte {
 
 func cidrKeyList(t *testing.T, cidr string) []string {
 	t.Helper()
-	var keys []string
-	err := Keys([]byte(cidr), func(k []byte) error { keys = append(keys, string(k)); return nil })
+	var list []string
+	err := keys([]byte(cidr), nil, func(k []byte) error { list = append(list, string(k)); return nil })
 	if err != nil {
 		t.Fatalf("%s: %v", cidr, err)
 	}
-	return keys
+	return list
 }
 
 // The keys docs/rules.md and the man page promise.
@@ -242,7 +242,7 @@ func TestCIDRKeys(t *testing.T) {
 		}
 	}
 	for _, cidr := range []string{"2001:db8:0:1::/64", "fe80::/64", "::/32", "2001:0:5::/48", "2001:db8::/128", "::/128", "2001:db8::/127", "1:2:3:4:5:6:7:0/128"} {
-		if err := Keys([]byte(cidr), func([]byte) error { return nil }); !errors.Is(err, errAmbiguous6) {
+		if err := keys([]byte(cidr), nil, func([]byte) error { return nil }); !errors.Is(err, errAmbiguous6) {
 			t.Errorf("%s: %v, want refusal", cidr, err)
 		}
 	}
@@ -289,10 +289,10 @@ func TestCIDRMatchesExactlyThePrefix(t *testing.T) {
 				continue
 			}
 		}
-		if err := Keys([]byte(p.String()), func([]byte) error { return nil }); errors.Is(err, errAmbiguous6) && round >= len(fixed) {
+		if err := keys([]byte(p.String()), nil, func([]byte) error { return nil }); errors.Is(err, errAmbiguous6) && round >= len(fixed) {
 			continue // refused, and TestCIDRKeys checks which are
 		}
-		rules := New(compileOurs(t, []byte(p.String()+":deny\n:allow\n")))
+		rules := newRules(compileOurs(t, []byte(p.String()+":deny\n:allow\n")))
 		for i := 0; i < 200; i++ {
 			a := nearby(r, p)
 			m, err := rules.Lookup(Peer{IP: CanonicalIP(a.String())}, nil)

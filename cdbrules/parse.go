@@ -5,13 +5,9 @@ import (
 	"errors"
 	"net/netip"
 	"strconv"
-)
 
-// Rule is one rules line, parsed.
-type Rule struct {
-	Address []byte // the text before the colon that ends the address
-	Value   []byte // the cdb value: "D\0" for deny, then "+VAR=value\0" per variable
-}
+	"github.com/ucspi-go/ucspi/ucspi/scan"
+)
 
 // LineError is a line tcprules cannot compile.
 type LineError struct {
@@ -35,16 +31,12 @@ func (e *LineError) Error() string {
 // errUnparsable is a line (or an address range) 0.88 cannot parse.
 var errUnparsable = errors.New("unable to parse")
 
-// ParseLine parses one line of input, with or without its newline, as tcprules
-// does. ok is false for a line that compiles to nothing: a comment (# in the
-// first column), a blank line, a line without a colon.
-func ParseLine(line []byte) (r Rule, ok bool, err error) {
-	addr, value, ok, err := parseLine(line, nil)
-	return Rule{Address: addr, Value: value}, ok, err
-}
-
-// parseLine is ParseLine appending the value to value, so the compiler reuses
-// one buffer for every line.
+// parseLine parses one line of input, with or without its newline, as tcprules
+// does, into its address (the text before the colon that ends it) and its cdb
+// value ("D\0" for deny, then "+VAR=value\0" per variable), appended to value
+// so that the compiler reuses one buffer for every line. ok is false for a line
+// that compiles to nothing: a comment (# in the first column), a blank line, a
+// line without a colon.
 func parseLine(x, value []byte) (addr, val []byte, ok bool, err error) {
 	if len(x) == 0 || x[0] == '#' || x[0] == '\n' {
 		return nil, value, false, nil
@@ -109,17 +101,15 @@ func addressEnd(x []byte) int {
 	return first
 }
 
-// Keys calls emit with every cdb key address compiles into, in order:
+// keys calls emit with every cdb key address a compiles into, in order:
 //   - a CIDR prefix (10.0.0.0/8, 2001:db8::/32) becomes the prefix keys the
 //     lookup tries (see cidrKeys);
 //   - an address with a "-" and no "=" or "@" is a range in the octet holding
 //     the "-": 1.2.3.4-10 is 1.2.3.4 to 1.2.3.10, 127.0-5. is 127.0. to
 //     127.5., the top capped at 255, either end a decimal number or nothing (0);
 //   - anything else is its own key.
-func Keys(address []byte, emit func(key []byte) error) error {
-	return keys(address, make([]byte, 0, 64), emit)
-}
-
+//
+// key is scratch space for the keys of a range.
 func keys(a, key []byte, emit func([]byte) error) error {
 	if bytes.IndexByte(a, '=') >= 0 || bytes.IndexByte(a, '@') >= 0 {
 		return emit(a)
@@ -158,11 +148,7 @@ func keys(a, key []byte, emit func([]byte) error) error {
 // getnum is 0.88's: b must be decimal digits (read by scan_ulong, which wraps
 // around on overflow) up to its end or to a NUL, where C stops reading it.
 func getnum(b []byte) (uint64, bool) {
-	var n uint64
-	i := 0
-	for ; i < len(b) && b[i] >= '0' && b[i] <= '9'; i++ {
-		n = n*10 + uint64(b[i]-'0')
-	}
+	n, i := scan.Ulong(string(b))
 	return n, i == len(b) || b[i] == 0
 }
 

@@ -15,7 +15,14 @@
 #   rules    tcprules compiling 100,000 lines, tcprulescheck lookups;
 #   scale    1,000 then 10,000 connections held open: the server's RSS,
 #            threads, descriptors and CPU, and the connections/s it still
-#            accepts on top.
+#            accepts on top;
+#   chains   tcpserver running argv0 and rblsmtpd in front of the handler,
+#            ours (which does their work in-process) and Debian's, at 1 and
+#            8 in flight, and a spam flood: 100 listed clients beside 100
+#            unlisted ones against -c 40;
+#   startup  how long argv0 /bin/true takes to start and exec: ours (the
+#            static binary, and the default make build), the Go floor
+#            (bench/gofloor) and Debian's C.
 #
 # Everything listens on 127.0.0.1 only; every server is started in its own
 # process group and killed with its handlers, on the way out too. The results
@@ -30,7 +37,8 @@
 #   when installed); LOAD_N (20000), BACKLOG_N (4000);
 #   STREAM_MB (256) and STREAM_ROUNDS (3); RULES_LINES (100000),
 #   RULES_ROUNDS (5), LOOKUPS (300); HOLD ("1000 10000"), ONTOP (1000);
-#   STAGES ("servers load memory stream rules scale"): which to run;
+#   CHAIN_ROUNDS (3), CHAIN_N (600), FLOOD_N (1000), STARTUP_N (300);
+#   STAGES ("servers load memory stream rules scale chains startup"): which to run;
 #   UCSPI (the binary to measure; by default make static builds
 #   bin/ucspi-static), UCSPI_REF_DIR (/usr/bin);
 #   OUT_MD (docs/bench.md) and README (README.md): where the report goes,
@@ -50,7 +58,11 @@ RULES_ROUNDS=${RULES_ROUNDS:-5}
 LOOKUPS=${LOOKUPS:-300}
 HOLD=${HOLD:-"1000 10000"}
 ONTOP=${ONTOP:-1000}
-STAGES=${STAGES:-"servers load memory stream rules scale"}
+CHAIN_ROUNDS=${CHAIN_ROUNDS:-3}
+CHAIN_N=${CHAIN_N:-600}
+FLOOD_N=${FLOOD_N:-1000}
+STARTUP_N=${STARTUP_N:-300}
+STAGES=${STAGES:-"servers load memory stream rules scale chains startup"}
 REF_DIR=${UCSPI_REF_DIR:-/usr/bin}
 
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -91,8 +103,10 @@ if [ -n "${build_static:-}" ]; then make -s static; fi
 [ -x "$UCSPI" ] || die "no $UCSPI (make static makes it)"
 ucspi=$(realpath "$UCSPI")
 for a in tcpserver tcprules tcprulescheck; do ln -s "$ucspi" "$work/$a"; done
-CGO_ENABLED=0 go build -o "$work/" ./bench/loadgen ./bench/holder ./bench/report
+CGO_ENABLED=0 go build -o "$work/" ./bench/loadgen ./bench/holder ./bench/report ./bench/dnsd
+CGO_ENABLED=0 go build -trimpath -ldflags "-s -w" -o "$work/" ./bench/gofloor
 gcc -O2 -static -o "$work/okprog" bench/okprog.c
+gcc -O2 -o "$work/startup" bench/startup.c
 gcc -O2 -o "$work/spawnfloor" bench/spawnfloor.c
 for p in tcpserver tcprules tcprulescheck; do
 	[ -x "$REF_DIR/$p" ] || die "no reference $REF_DIR/$p (apt-get install ucspi-tcp)"
@@ -126,6 +140,8 @@ has memory && total=$((total + nmemory))
 has stream && total=$((total + 1))
 has rules && total=$((total + RULES_ROUNDS * 4))
 has scale && total=$((total + 2 * (nhold + 2)))
+has chains && total=$((total + CHAIN_ROUNDS * 2 * 2 * 4 + 2))
+has startup && total=$((total + 1))
 done=0
 step() {
 	done=$((done + 1))
@@ -149,6 +165,10 @@ free_port() {
 
 # start IMPL LIMIT BACKLOG PROGRAM...: runs server IMPL on 127.0.0.1:$port in
 # its own process group (setsid: the group is its pid), returns once it listens.
+# The tcpservers get the options in srvopts; every server gets the variables
+# in srvenv.
+srvopts=(-R -H -l0)
+srvenv=()
 start() {
 	local impl=$1 limit=$2 backlog=$3
 	shift 3
@@ -156,14 +176,14 @@ start() {
 	local b=()
 	if [ "$backlog" != - ]; then b=(-b "$backlog"); fi
 	case $impl in
-	ours) set -- "$work/tcpserver" -R -H -l0 -c "$limit" "${b[@]}" 127.0.0.1 "$port" "$@" ;;
-	debian) set -- "$REF_DIR/tcpserver" -R -H -l0 -c "$limit" "${b[@]}" 127.0.0.1 "$port" "$@" ;;
+	ours) set -- "$work/tcpserver" "${srvopts[@]}" -c "$limit" "${b[@]}" 127.0.0.1 "$port" "$@" ;;
+	debian) set -- "$REF_DIR/tcpserver" "${srvopts[@]}" -c "$limit" "${b[@]}" 127.0.0.1 "$port" "$@" ;;
 	floor) set -- "$work/spawnfloor" "$port" "$limit" "$@" ;;
 	tcpsvd) set -- tcpsvd -l 0 -c "$limit" "${b[@]}" 127.0.0.1 "$port" "$@" ;;
 	busybox) set -- busybox tcpsvd -l 0 -c "$limit" "${b[@]}" 127.0.0.1 "$port" "$@" ;;
 	*) die "no server named $impl" ;;
 	esac
-	setsid "$@" </dev/null >"$work/server.out" 2>"$work/server.err" &
+	setsid env "${srvenv[@]}" "$@" </dev/null >"$work/server.out" 2>"$work/server.err" &
 	srvpid=$!
 	local i=0
 	while [ -z "$(ss -Hltn "sport = :$port")" ]; do
@@ -250,7 +270,12 @@ if has servers; then
 				n=$N
 				[ "$level" -ge 40 ] && n=$N40
 				start "$impl" 40 - "$work/okprog"
+				c0=$(cpu "$srvpid")
 				load "Connections per second" "$level in flight" "$impl" -n "$n" -c "$level"
+				# The server's own CPU (a fork included, for those that
+				# fork), warm-up connections counted.
+				emit "Server CPU per connection (us)" "$level in flight" "$impl" \
+					"$(awk -v t=$(($(cpu "$srvpid") - c0)) -v hz="$hz" -v n=$((n + 100)) 'BEGIN { printf "%.1f", t / hz * 1e6 / n }')"
 				stop
 			done
 		done
@@ -411,10 +436,84 @@ if has scale; then
 	done
 fi
 
+if has chains; then
+	# The chains' programs: ours are links to the binary measured (tcpserver
+	# recognises them as itself), Debian's are where the package put them.
+	mkdir "$work/ours-bin"
+	for a in argv0 rblsmtpd; do ln -s "$ucspi" "$work/ours-bin/$a"; done
+	"$work/dnsd" '2.0.0.127.bl.bench. TXT "listed"' '1.0.0.127.in-addr.arpa. PTR localhost.' \
+		'localhost. A 127.0.0.1' >"$work/dnsd.out" 2>&1 &
+	dnspid=$!
+	holders+=("$dnspid") # killed on the way out with the holders
+	i=0
+	while [ ! -s "$work/dnsd.out" ]; do
+		i=$((i + 1))
+		[ $i -gt 100 ] && die "dnsd did not start: $(cat "$work/dnsd.out")"
+		sleep 0.05
+	done
+	dnsip=$(head -1 "$work/dnsd.out")
+	printf '127.:allow,RELAYCLIENT=""\n:allow\n' | "$work/tcprules" "$work/chain.cdb" "$work/chain.tmp"
+	# chain NAME IMPL: the tcpserver options, environment and program of one chain.
+	chain() {
+		local bin=$work/ours-bin
+		[ "$2" = debian ] && bin=$REF_DIR
+		srvopts=(-R -H -l0)
+		srvenv=("DNSCACHEIP=$dnsip")
+		case $1 in
+		argv0) prog=("$bin/argv0" "$work/okprog" okprog) ;;
+		"rblsmtpd, RBLSMTPD empty") srvenv+=(RBLSMTPD=) prog=("$bin/rblsmtpd" -r bl.bench "$work/okprog") ;;
+		"rblsmtpd, not listed") prog=("$bin/rblsmtpd" -r bl.bench "$work/okprog") ;;
+		"qmail-like: -h -x rules, rblsmtpd") srvopts=(-R -h -l0 -x "$work/chain.cdb") prog=("$bin/rblsmtpd" -r bl.bench "$work/okprog") ;;
+		esac
+	}
+	for round in $(seq "$CHAIN_ROUNDS"); do
+		for level in 1 8; do
+			for name in argv0 "rblsmtpd, RBLSMTPD empty" "rblsmtpd, not listed" "qmail-like: -h -x rules, rblsmtpd"; do
+				for impl in ours debian; do
+					step "chains round $round/$CHAIN_ROUNDS: $impl, $name, $level in flight"
+					chain "$name" "$impl"
+					start "$impl" 40 - "${prog[@]}"
+					load "Chains: connections per second" "$name, $level in flight" "$impl" -n "$CHAIN_N" -c "$level"
+					stop
+				done
+			done
+		done
+	done
+	# The flood: listed clients (127.0.0.2) rejected at once (-t 0) beside
+	# unlisted ones (127.0.0.1), 100 in flight each, against -c 40.
+	for impl in ours debian; do
+		step "chains: $impl under a spam flood, 100 listed and 100 unlisted clients in flight, -c 40"
+		chain "rblsmtpd, not listed" "$impl"
+		start "$impl" 40 200 "${prog[0]}" -t 0 "${prog[@]:1}"
+		timeout 120 "$work/loadgen" -addr "127.0.0.1:$port" -from 127.0.0.2 -expect - -n "$FLOOD_N" -c 100 \
+			-label "Spam flood (-c 40)|listed clients, 100 in flight|$impl" >>"$results" 2>/dev/null &
+		listed=$!
+		load "Spam flood (-c 40)" "unlisted clients, 100 in flight beside them" "$impl" -from 127.0.0.1 -n "$FLOOD_N" -c 100
+		wait "$listed" || :
+		stop
+	done
+	srvopts=(-R -H -l0)
+	srvenv=()
+fi
+
+if has startup; then
+	step "startup: argv0 /bin/true true, $STARTUP_N times each, in $ROUNDS interleaved rounds"
+	ln -s "$ucspi" "$work/argv0"
+	make -s bin/ucspi
+	mkdir "$work/make"
+	ln -s "$root/bin/ucspi" "$work/make/argv0"
+	for round in $(seq "$ROUNDS"); do
+		emit "Start-up: argv0 /bin/true true (us per run)" "argv0" ours "$("$work/startup" "$STARTUP_N" "$work/argv0" /bin/true true)"
+		emit "Start-up: argv0 /bin/true true (us per run)" "argv0" "make build" "$("$work/startup" "$STARTUP_N" "$work/make/argv0" /bin/true true)"
+		emit "Start-up: argv0 /bin/true true (us per run)" "argv0" "Go floor" "$("$work/startup" "$STARTUP_N" "$work/gofloor" /bin/true true)"
+		emit "Start-up: argv0 /bin/true true (us per run)" "argv0" debian "$("$work/startup" "$STARTUP_N" "$REF_DIR/argv0" /bin/true true)"
+	done
+fi
+
 say "[$(($(date +%s) - began))s] done; the report:"
 mkdir -p build
 cp "$results" build/bench-results.jsonl
-config="ROUNDS=$ROUNDS N=$N LEVELS='$LEVELS' SERVERS='$SERVERS' LOAD_N=$LOAD_N BACKLOG_N=$BACKLOG_N STREAM_MB=$STREAM_MB STREAM_ROUNDS=$STREAM_ROUNDS RULES_LINES=$RULES_LINES RULES_ROUNDS=$RULES_ROUNDS LOOKUPS=$LOOKUPS HOLD='$HOLD' ONTOP=$ONTOP"
+config="CHAIN_ROUNDS=$CHAIN_ROUNDS CHAIN_N=$CHAIN_N FLOOD_N=$FLOOD_N STARTUP_N=$STARTUP_N ROUNDS=$ROUNDS N=$N LEVELS='$LEVELS' SERVERS='$SERVERS' LOAD_N=$LOAD_N BACKLOG_N=$BACKLOG_N STREAM_MB=$STREAM_MB STREAM_ROUNDS=$STREAM_ROUNDS RULES_LINES=$RULES_LINES RULES_ROUNDS=$RULES_ROUNDS LOOKUPS=$LOOKUPS HOLD='$HOLD' ONTOP=$ONTOP"
 "$work/report" -out "$OUT_MD" -readme "$README" -config "$config" -load "$load0" \
 	-took "$(($(date +%s) - began))s" -version "$(git describe --always --dirty 2>/dev/null || echo unknown)" \
 	"$results"

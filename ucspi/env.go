@@ -145,3 +145,14 @@ func nameOf(kv string) string {
 	}
 	return kv
 }
+
+// LookupEnv is os.LookupEnv on an environment list: the first setting of
+// name, as getenv(3) finds it.
+func LookupEnv(env []string, name string) (string, bool) {
+	for _, kv := range env {
+		if len(kv) > len(name) && kv[len(name)] == '=' && kv[:len(name)] == name {
+			return kv[len(name)+1:], true
+		}
+	}
+	return "", false
+}

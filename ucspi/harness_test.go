@@ -257,6 +257,9 @@ type outcome struct {
 	replies []string
 	log     string
 	code    int
+	// as they came, before normalising
+	rawReplies []string
+	rawLog     string
 }
 
 func (sc scenario) run(t *testing.T, prog string) outcome {
@@ -285,6 +288,7 @@ func (sc scenario) run(t *testing.T, prog string) outcome {
 	}
 	o.code = s.stop()
 	o.log = s.log.String()
+	o.rawReplies, o.rawLog = append([]string(nil), o.replies...), o.log
 	norm := func(text string) string {
 		for i, p := range ports {
 			text = regexp.MustCompile(`\b`+p+`\b`).ReplaceAllString(text, fmt.Sprintf("CPORT%d", i))

@@ -7,6 +7,8 @@ import (
 	"strings"
 	"sync"
 	"syscall"
+
+	"github.com/ucspi-go/ucspi/ucspi/scan"
 )
 
 // Per-client limits: -C n[:message], and the rule variables of tcp.smtp files
@@ -104,9 +106,12 @@ func limitVars(vars []string) (ip, net ipMax, message *string) {
 }
 
 func digitsMax(value, name string) ipMax {
-	n, digits := scanUlong(value)
-	if digits == 0 || digits != len(value) {
+	n, digits := scan.Ulong(value)
+	switch {
+	case digits == 0 || digits != len(value):
 		return ipMax{}
+	case digits > 18: // more than can be, and scan_ulong would wrap around
+		n = 1<<64 - 1
 	}
 	return ipMax{n, name}
 }

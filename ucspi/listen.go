@@ -14,6 +14,7 @@ import (
 
 	"github.com/ucspi-go/ucspi/ucspi/dns"
 	"github.com/ucspi-go/ucspi/ucspi/exit"
+	"github.com/ucspi-go/ucspi/ucspi/scan"
 )
 
 // The listening side of tcpserver: which address and port the command line
@@ -22,7 +23,7 @@ import (
 // Port reads tcpserver's port argument: a number (digits only, the empty string
 // being 0, as scan_ulong sees it), else a service name from /etc/services.
 func Port(name string) (uint16, error) {
-	if n, digits := scanUlong(name); digits == len(name) {
+	if n, digits := scan.Ulong(name); digits == len(name) {
 		return uint16(n), nil
 	}
 	if p, ok := service(servicesFile, name); ok {
@@ -56,7 +57,7 @@ func service(file, name string) (uint16, bool) {
 			if i == 1 || f != name {
 				continue
 			}
-			n, digits := scanUlong(num)
+			n, digits := scan.Ulong(num)
 			if digits == 0 || digits != len(num) || n > 65535 {
 				break
 			}
@@ -64,17 +65,6 @@ func service(file, name string) (uint16, bool) {
 		}
 	}
 	return 0, false
-}
-
-// scanUlong is djb's scan_ulong: the value of s's leading digits and how many
-// there were.
-func scanUlong(s string) (uint64, int) {
-	var n uint64
-	i := 0
-	for ; i < len(s) && s[i] >= '0' && s[i] <= '9'; i++ {
-		n = n*10 + uint64(s[i]-'0')
-	}
-	return n, i
 }
 
 // Host finds the address tcpserver binds for its host argument: "0" or "" is
@@ -246,7 +236,7 @@ func (l *Listener) bind(ip netip.Addr, port uint16, iface string, reusePort bool
 	if iface != "" {
 		if ifi, err := net.InterfaceByName(iface); err == nil {
 			sa.ZoneId = uint32(ifi.Index)
-		} else if n, digits := scanUlong(iface); digits == len(iface) {
+		} else if n, digits := scan.Ulong(iface); digits == len(iface) {
 			sa.ZoneId = uint32(n)
 		}
 	}

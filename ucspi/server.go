@@ -34,6 +34,11 @@ type Server struct {
 	IPv4Only     bool    // -4
 	Force6       bool    // -6: the IPv6 view of IPv4 peers too
 	Interface    string  // -I: the interface of a link-local address
+	// Fuse, when set, lets the server do in-process the work of a program of
+	// ours that would only decide and exec (argv0, rblsmtpd): given the file
+	// the spawn found, its argv and its environment, it returns the file that
+	// program would exec and its argv, or ok false when it must really run.
+	Fuse func(path string, argv, env []string) (file string, next []string, ok bool)
 
 	// Past one machine (docs/tcpserver.md): PROXY headers from trusted
 	// balancers, a listener inherited or shared, per-client limits.

@@ -11,7 +11,7 @@ import (
 // inherited connection variables and the directories of $PATH.
 func (s *Server) prepareSpawn() {
 	s.env = Environment(os.Environ(), nil)
-	s.path = pathexec.Path()
+	s.path = pathexec.Path(os.LookupEnv)
 }
 
 // spawn starts the program with the connection as its descriptors 0 and 1 (a
@@ -21,6 +21,11 @@ func (s *Server) prepareSpawn() {
 // not grow with the server's size; the child is reaped by children.reap.
 func (s *Server) spawn(fd int, c *Description, env []string) {
 	prog, err := pathexec.Look(s.argv[0], s.path)
+	first, argv := prog, s.argv
+	if err == nil && s.Fuse != nil {
+		prog, argv = s.fuse(prog, env)
+	}
+	fused := len(argv) < len(s.argv) // every fused step consumes arguments
 	var pid int
 	var files [3]uintptr
 	n := copy(files[:], s.files)
@@ -31,7 +36,12 @@ func (s *Server) spawn(fd int, c *Description, env []string) {
 
 	s.kids.spawning.RLock()
 	if err == nil {
-		pid, err = syscall.ForkExec(prog, s.argv, &attr)
+		pid, err = syscall.ForkExec(prog, argv, &attr)
+		if err != nil && err != syscall.EAGAIN && fused {
+			// What a fused applet would exec cannot run: let the applet
+			// run and say so in its own words.
+			pid, err = syscall.ForkExec(first, s.argv, &attr)
+		}
 	}
 	if err == nil {
 		s.kids.ips.started(pid, c)
@@ -57,5 +67,30 @@ func (s *Server) spawn(fd int, c *Description, env []string) {
 		closeFD(fd)
 	default:
 		s.drop(fd, c.Remote, c, &failure{"unable to run " + s.argv[0] + ": ", err})
+	}
+}
+
+// fuse follows a chain of our own applets that would only decide and exec
+// (argv0, rblsmtpd; see Server.Fuse): each one the server can decide for is
+// skipped, and what it would have exec'd is spawned in its place, found along
+// the $PATH it would have searched, its environment's. Each step consumes
+// arguments, so the chain ends. A step whose program cannot be found is not
+// taken: the applet runs and reports that itself.
+func (s *Server) fuse(prog string, env []string) (string, []string) {
+	argv := s.argv
+	var path []string
+	for {
+		file, next, ok := s.Fuse(prog, argv, env)
+		if !ok {
+			return prog, argv
+		}
+		if path == nil {
+			path = pathexec.Path(func(name string) (string, bool) { return LookupEnv(env, name) })
+		}
+		found, err := pathexec.Look(file, path)
+		if err != nil {
+			return prog, argv
+		}
+		prog, argv = found, next
 	}
 }

@@ -48,6 +48,7 @@ func main() {
 	warmup := flag.Int("warmup", 100, "connections made (and not counted) before measuring")
 	hold := flag.Duration("hold", 0, "instead of measuring, open -c connections, hold them open this long, close them")
 	label := flag.String("label", "", "a label copied into the JSON line")
+	from := flag.String("from", "", "connect from this local `address` (a listed client's, say)")
 	flag.Parse()
 
 	send, err := unescape(*payload)
@@ -66,6 +67,10 @@ func main() {
 	}
 
 	c := client{addr: *addr, send: send, want: want, timeout: *timeout}
+	c.dialer.Timeout = *timeout
+	if *from != "" {
+		c.dialer.LocalAddr = &net.TCPAddr{IP: net.ParseIP(*from)}
+	}
 	run(&c, *warmup, min(*k, max(*warmup, 1)))
 	c.errors.Store(0)
 	c.firstErr = atomic.Value{}
@@ -98,6 +103,7 @@ func main() {
 
 type client struct {
 	addr     string
+	dialer   net.Dialer
 	send     []byte
 	want     []byte
 	timeout  time.Duration
@@ -136,7 +142,7 @@ func run(c *client, n, k int) []time.Duration {
 
 // once is one connection: connect, send, half-close, read to EOF, compare.
 func (c *client) once(buf []byte) error {
-	conn, err := net.DialTimeout("tcp", c.addr, c.timeout)
+	conn, err := c.dialer.Dial("tcp", c.addr)
 	if err != nil {
 		return err
 	}

@@ -18,6 +18,9 @@ const sample = `
 {"label":"Under load|40 in flight, 20000 connections|ours","conns":20000,"errors":2,"conns_per_s":1500,"p99_us":1000,"max_us":1000}
 {"section":"Memory and size","row":"server RSS, idle (kB)","impl":"ours","value":4000}
 {"section":"Memory and size","row":"server RSS, idle (kB)","impl":"debian","value":1000}
+{"section":"Start-up: argv0 /bin/true true (us per run)","row":"argv0","impl":"ours","value":1200}
+{"section":"Start-up: argv0 /bin/true true (us per run)","row":"argv0","impl":"make build","value":1400}
+{"section":"Start-up: argv0 /bin/true true (us per run)","row":"argv0","impl":"Go floor","value":1200}
 `
 
 func TestReadBothShapes(t *testing.T) {
@@ -25,8 +28,8 @@ func TestReadBothShapes(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(r.sections) != 3 {
-		t.Fatalf("%d sections, want 3", len(r.sections))
+	if len(r.sections) != 4 {
+		t.Fatalf("%d sections, want 4", len(r.sections))
 	}
 	c := r.cell("Connections per second", "8 in flight", "debian")
 	if c == nil || len(c.values) != 3 || c.errors != 1 || c.conns != 3000 || c.maxUs != 9000 || c.loads != 3 {
@@ -75,7 +78,10 @@ func TestTargetsAndTables(t *testing.T) {
 	r.targets(&b)
 	out := b.String()
 	for _, want := range []string{
-		"| tcpserver conns/s, 8 in flight, vs Debian | 2.00x (want >= 1.00x); round by round 1.00x to 3.00x | yes |",
+		"| tcpserver conns/s, 8 in flight, vs Debian | 2.00x (want >= 1.10x); round by round 1.00x to 3.00x | yes |",
+		"| tcpserver p99, 8 in flight, vs Debian | 2 ms against 4 ms (want at most theirs); round by round 0.33x to 0.60x | yes |",
+		"| start-up (static binary) vs the Go floor | 1.00x (want <= 1.10x) | yes |",
+		"| start-up (make's build) vs the Go floor | 1.17x (want <= 1.10x) | **no** |",
 		"| tcpserver conns/s, 1 in flight, vs Debian | not measured | - |",
 		"| no errors, 20,000 connections at 40 in flight | 2 errors in 20000 connections (1500 conns/s, slowest 1 ms) | **no** |",
 	} {
@@ -115,5 +121,26 @@ func TestSplice(t *testing.T) {
 	os.WriteFile(f, []byte("no markers\n"), 0o644)
 	if err := splice(f, []byte("new\n")); err == nil {
 		t.Error("no error without markers")
+	}
+}
+
+func TestNarrowLeavesOutTheOtherServers(t *testing.T) {
+	r, err := read(strings.NewReader(`
+{"label":"Connections per second|1 in flight|ours","conns":10,"conns_per_s":200,"p99_us":1000}
+{"label":"Connections per second|1 in flight|debian","conns":10,"conns_per_s":100,"p99_us":2000}
+{"label":"Connections per second|1 in flight|floor","conns":10,"conns_per_s":250,"p99_us":900}
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var b bytes.Buffer
+	r.sections[0].narrow(&b)
+	if want := "|  | ours | Debian 0.88 | ours/Debian | p99 ms (ours / Debian) | max ms | errors |\n"; !strings.HasPrefix(b.String(), want) {
+		t.Errorf("narrow table:\n%s\nwant it to begin %q", b.String(), want)
+	}
+	b.Reset()
+	r.sections[0].table(&b)
+	if !strings.Contains(b.String(), "spawn floor") {
+		t.Errorf("the whole table lacks the floor:\n%s", b.String())
 	}
 }

@@ -4,6 +4,7 @@
 package fakedns
 
 import (
+	"errors"
 	"fmt"
 	"net"
 	"strings"
@@ -29,11 +30,27 @@ type Server struct {
 // root; it skips the test when it cannot.
 func Start(t testing.TB, zone ...string) *Server {
 	t.Helper()
-	s := &Server{servfail: map[string]bool{}, silent: map[string]bool{}}
+	s, stop, err := Listen(zone...)
+	switch {
+	case errors.Is(err, errNoAddress):
+		t.Skip("fakedns: cannot bind port 53 on loopback (not root?)")
+	case err != nil:
+		t.Fatalf("fakedns: %v", err)
+	}
+	t.Cleanup(stop)
+	return s
+}
+
+var errNoAddress = errors.New("no 127.53.x.y address with port 53 free")
+
+// Listen is Start for programs (the benchmark's DNS cache): it serves zone on
+// port 53 of a free 127.53.x.y until stop is called.
+func Listen(zone ...string) (s *Server, stop func(), err error) {
+	s = &Server{servfail: map[string]bool{}, silent: map[string]bool{}}
 	for _, line := range zone {
 		rr, err := dns.NewRR(line)
 		if err != nil {
-			t.Fatalf("fakedns: %q: %v", line, err)
+			return nil, nil, fmt.Errorf("%q: %v", line, err)
 		}
 		s.records = append(s.records, rr)
 	}
@@ -53,11 +70,9 @@ func Start(t testing.TB, zone ...string) *Server {
 		tcp := &dns.Server{Listener: ln, Handler: s}
 		go udp.ActivateAndServe()
 		go tcp.ActivateAndServe()
-		t.Cleanup(func() { udp.Shutdown(); tcp.Shutdown() })
-		return s
+		return s, func() { udp.Shutdown(); tcp.Shutdown() }, nil
 	}
-	t.Skip("fakedns: cannot bind port 53 on loopback (not root?)")
-	return nil
+	return nil, nil, errNoAddress
 }
 
 // ServFail makes the server answer SERVFAIL for name.

@@ -14,9 +14,10 @@ import (
 // DefaultPath is the search path when $PATH is unset, as in pathexec_run.
 const DefaultPath = "/bin:/usr/bin"
 
-// Path is the process's search path: $PATH's directories, or DefaultPath's.
-func Path() []string {
-	path, ok := os.LookupEnv("PATH")
+// Path is the search path of a program whose environment getenv reads (for
+// this process, os.LookupEnv): $PATH's directories, or DefaultPath's.
+func Path(getenv func(string) (string, bool)) []string {
+	path, ok := getenv("PATH")
 	if !ok {
 		path = DefaultPath
 	}
@@ -57,7 +58,7 @@ func search(file string, path []string, try func(name string) error) error {
 // execve(2): same process id, same open descriptors), searching the process's
 // $PATH. It returns only if that failed, with the error that matters.
 func Run(file string, argv, env []string) error {
-	return search(file, Path(), func(name string) error {
+	return search(file, Path(os.LookupEnv), func(name string) error {
 		return syscall.Exec(name, argv, env)
 	})
 }
