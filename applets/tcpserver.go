@@ -191,6 +191,38 @@ leaves IP options alone. -4 listens on IPv4 only; -6 shows IPv4 peers in the
 IPv6 view (PROTO=TCP6, IPv4-mapped addresses); -I interface binds a link-local
 address. DNS lookups go to $DNSCACHEIP when it is set.
 
+Behind a balancer (docs/scale-out.md): --proxy-from CIDR[,CIDR...] (repeatable)
+names the balancers. A connection from one of them must begin with a PROXY
+protocol header, version 1 or 2, read before anything else (the banner, DNS,
+ident, rules) and not a byte further; a connection from any other peer is
+dropped at once. The client the header names replaces the socket's addresses
+everywhere: TCPREMOTEIP and TCPREMOTEPORT, TCPLOCALIP and TCPLOCALPORT, their
+TCP6* copies, TCPREMOTEHOST, the rules, the per-IP counts and the log lines;
+TCPREMOTEINFO is not asked for. A LOCAL or UNKNOWN header (health checks)
+keeps the socket's addresses. PROXYREMOTEIP, PROXYREMOTEPORT, PROXYLOCALIP and
+PROXYLOCALPORT describe the balancer's connection, PROXYVERSION (1 or 2) and
+PROXYCOMMAND (PROXY or LOCAL) the header. A header that is bad, or does not
+arrive within --proxy-timeout seconds (default 10), drops its connection with
+a warning. No rule can make a peer a balancer.
+
+-C n[:message] (--ip-limit) runs at most n programs at once for one client
+address; the connection over the limit is sent message and CRLF, if given, and
+closed. A rule's MAXCONIP or MAXCONNIP (the smaller of the two) takes the place
+of -C for the addresses it matches, MAXCONNC limits a whole IPv4 /24 or IPv6
+/64, DIEMSG replaces the message; where neither a rule nor -C says, the same
+variables in tcpserver's own environment do. 0 refuses every connection; a
+value that is not a number is ignored. A place is given back when its program
+ends. Where a limit applies, TCPCONCURRENCY is this address's number of
+programs, this one included; -v logs "limit 0 IP COUNT/MAX WHICH".
+
+--listen-fd n serves the listening TCP socket on descriptor n, and --systemd
+the one systemd passes (descriptor 3, when LISTEN_PID is tcpserver's pid and
+LISTEN_FDS is 1, as with Accept=no); host and port are then left out of the
+command line, -b listens again with its backlog, and -4, -I and --reuse-port
+are usage errors. The LISTEN_* variables are not passed on. --reuse-port sets
+SO_REUSEPORT, so that several tcpservers can share a port, the kernel
+spreading connections over them; each keeps its own -c.
+
 Messages go to standard error: -q prints none, -Q (default) errors and
 warnings, -v also "status: N/LIMIT", "pid P from IP", "ok P ..." or "deny P
 ...", and "end P status WSTAT" for each connection, in 0.88's formats. P is the
@@ -199,4 +231,5 @@ dropped with "warning: dropping connection, ...") is logged with P 0.
 
 SIGTERM makes tcpserver exit 0 at once, leaving the programs running. The exit
 status is 100 for a usage error, 111 when it cannot listen (for example
-"tcpserver: fatal: unable to bind: address already used").`
+"tcpserver: fatal: unable to bind: address already used", or "tcpserver:
+fatal: descriptor 3 is not a listening TCP socket").`
