@@ -1,12 +1,21 @@
 # ucspi: ucspi-tcp 0.88 as one Go binary. `make` builds bin/ucspi; `make test` runs
 # every test (the differential ones skip unless Debian's ucspi-tcp is installed,
 # which .ci/run does).
-VERSION ?= $(shell git describe --always --dirty 2>/dev/null || echo dev)
+#
+# make install PREFIX=/usr/local DESTDIR=/tmp/stage installs into
+# $(DESTDIR)$(PREFIX)/bin (ucspi and a link per applet) and
+# $(DESTDIR)$(PREFIX)/share/man/man1 (a page per applet); DESTDIR, empty by
+# default, is the staging root a package build installs under.
+#
+# The version is the VERSION file's when there is one (a release tarball, made
+# by `make dist`), else `git describe`'s.
+VERSION ?= $(shell cat VERSION 2>/dev/null || git describe --always --dirty 2>/dev/null || echo dev)
 PREFIX  ?= /usr/local
+DESTDIR ?=
 GO      ?= go
 LDFLAGS := -X main.version=$(VERSION)
 
-.PHONY: all bin/ucspi static test test-short install uninstall bench man image-tree clean
+.PHONY: all bin/ucspi static test test-short install uninstall bench man image-tree dist clean
 
 all: bin/ucspi
 
@@ -26,19 +35,25 @@ test:
 test-short:
 	$(GO) test -short ./...
 
-install: static
-	scripts/install.sh --binary bin/ucspi-static $(DESTDIR)$(PREFIX)
+install: static man
+	scripts/install.sh --binary bin/ucspi-static --man man/man1 $(DESTDIR)$(PREFIX)
 
 uninstall:
 	scripts/install.sh --uninstall $(DESTDIR)$(PREFIX)
 
 man:
-	$(GO) run ./internal/genman man/man1
+	rm -rf man/man1 && $(GO) run ./internal/genman man/man1 $(VERSION)
 
 # The file tree of the Docker image (see Dockerfile), for inspection on machines
 # without a Docker engine.
 image-tree: static
-	rm -rf build/image && scripts/install.sh --binary bin/ucspi-static build/image
+	rm -rf build/image && scripts/install.sh --image --binary bin/ucspi-static build/image
+
+# A source tarball of the git HEAD that knows its version without git:
+# build/ucspi-VERSION.tar.gz, VERSION being HEAD's (never "-dirty": the tarball
+# holds HEAD, not the working tree).
+dist:
+	scripts/dist.sh "$$(git describe --always)" build
 
 bench: static
 	scripts/bench.sh

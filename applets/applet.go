@@ -1,15 +1,14 @@
 // Package applets holds the commands of the ucspi multicall binary: each file
-// registers one applet (its name, its 0.88 usage line, its options) and keeps only
-// the glue between the command line and the shared packages that do the work.
+// registers one applet (its name, its 0.88 usage line, its options, its manual)
+// and keeps only the glue between the command line and the shared packages that
+// do the work.
 package applets
 
 import (
-	"fmt"
 	"io"
 	"os"
 	"sort"
 
-	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
 	"github.com/ucspi-go/ucspi/ucspi/exit"
@@ -32,16 +31,16 @@ type Runner func(s *Stdio, operands []string) error
 // Applet is one command of the binary.
 type Applet struct {
 	Name    string
-	Summary string // one line, for `ucspi --list`
+	Summary string // one line, for `ucspi --list` and the manual's NAME
 	// Usage is 0.88's usage text after "NAME: usage: ", e.g.
 	// "argv0 realname program [ arg ... ]".
 	Usage string
 	// Setup defines the applet's options on fs and returns the function that runs
-	// it once they are parsed. Options are parsed like djb's getopt: combined and
-	// attached short options, parsing stops at the first operand or at "--".
+	// it once they are parsed. Options are parsed like djb's getopt (see getopt).
 	Setup func(fs *pflag.FlagSet) Runner
 	// RawArgs marks an applet that, like its 0.88 original, takes no options: every
-	// argument, even "-x" or "--help", reaches it untouched.
+	// argument, even "-x", reaches it untouched. Options its Setup defines are
+	// documentation (and completion) only; the applet reads them itself.
 	RawArgs bool
 	// Fuse, for an applet whose whole job is to decide and then exec the rest
 	// of its command line (argv0, rblsmtpd), makes that decision inside
@@ -50,9 +49,8 @@ type Applet struct {
 	// applet would exec and its argv, or ok false when the applet must run
 	// (it would refuse its command line, or do more than exec).
 	Fuse func(args []string, getenv func(string) (string, bool)) (file string, argv []string, ok bool)
-	// Manual is the man page body: what the applet does, its environment, its exit
-	// codes. The synopsis and the options come from Usage and Setup.
-	Manual string
+	// Manual is the text of the man page and of --help.
+	Manual Manual
 }
 
 var registry = map[string]*Applet{}
@@ -64,6 +62,14 @@ func Register(a *Applet) {
 		panic("applets: " + a.Name + " registered twice")
 	}
 	registry[a.Name] = a
+}
+
+// registerPlain registers an applet that, like its 0.88 original, takes no
+// options at all: run gets every argument as it was given.
+func registerPlain(a *Applet, run Runner) {
+	a.RawArgs = true
+	a.Setup = func(*pflag.FlagSet) Runner { return run }
+	Register(a)
 }
 
 // Lookup returns the applet called name, or nil.
@@ -79,55 +85,43 @@ func All() []*Applet {
 	return list
 }
 
-// Command builds the cobra command for a; running it stores the applet's result
-// in *result. Main runs it; the man page generator only reads it.
-func (a *Applet) Command(s *Stdio, result *error) *cobra.Command {
-	cmd := &cobra.Command{
-		Use:                   a.Usage,
-		Short:                 a.Summary,
-		Long:                  a.Manual,
-		DisableFlagsInUseLine: true,
-		DisableFlagParsing:    a.RawArgs,
-		SilenceErrors:         true,
-		SilenceUsage:          true,
-		CompletionOptions:     cobra.CompletionOptions{DisableDefaultCmd: true},
-	}
-	cmd.SetIn(s.In)
-	cmd.SetOut(s.Out)
-	cmd.SetErr(s.Err)
-	fs := cmd.Flags()
-	fs.SetInterspersed(false)
+// flags returns a's options, defined on a fresh set, and the function that runs
+// a once they are parsed.
+func (a *Applet) flags() (*pflag.FlagSet, Runner) {
+	fs := pflag.NewFlagSet(a.Name, pflag.ContinueOnError)
 	fs.SortFlags = false
-	// A long-only --help registered first keeps cobra from claiming -h, which
-	// tcpserver and tcpclient need for themselves.
-	fs.Bool("help", false, "print this help and exit")
-	run := func(*Stdio, []string) error { return nil }
+	fs.SetOutput(io.Discard)
+	run := Runner(func(*Stdio, []string) error { return nil })
 	if a.Setup != nil {
 		run = a.Setup(fs)
 	}
-	cmd.SetFlagErrorFunc(func(_ *cobra.Command, err error) error {
-		return optionError(a.Name, s.Err, err)
-	})
-	cmd.RunE = func(_ *cobra.Command, operands []string) error {
-		*result = run(s, operands)
-		return nil
-	}
-	return cmd
+	return fs, run
 }
 
 // Main runs a with args (argv without argv[0]) and returns the process's exit
-// status, having printed any failure the 0.88 way.
+// status, having printed any failure the 0.88 way. "--help" as the only
+// argument prints the manual instead, for every applet: no 0.88 program could
+// do anything useful with that command line.
 func (a *Applet) Main(args []string, s *Stdio) int {
-	var err error
-	cmd := a.Command(s, &err)
-	cmd.SetArgs(args)
-	if cerr := cmd.Execute(); cerr != nil {
-		err = cerr
+	if len(args) == 1 && args[0] == "--help" {
+		if err := a.WriteHelp(s.Out); err != nil {
+			return a.report(s.Err, exit.FatalSys(exit.Temporary, err, "unable to write output: "))
+		}
+		return 0
 	}
-	return a.report(s.Err, err)
+	fs, run := a.flags()
+	operands := args
+	if !a.RawArgs {
+		var err error
+		if operands, err = getopt(fs, args); err != nil {
+			return a.report(s.Err, err)
+		}
+	}
+	return a.report(s.Err, run(s, operands))
 }
 
-// report prints err in 0.88's words and returns the exit status it stands for.
+// report prints err in 0.88's words, under a's name, and returns the exit status
+// it stands for. It is the one place where a failure becomes a message.
 func (a *Applet) report(w io.Writer, err error) int {
 	if err == nil {
 		return 0
@@ -136,33 +130,27 @@ func (a *Applet) report(w io.Writer, err error) int {
 	if e == nil {
 		e = exit.Fatal(exit.Temporary, err.Error())
 	}
-	switch {
-	case e.Silent():
-	case e.Text == "":
-		fmt.Fprintf(w, "%s: usage: %s\n", a.Name, a.Usage)
-	default:
-		fmt.Fprintf(w, "%s: %s\n", a.Name, e.Text)
+	var msg []byte
+	if e.Kind != exit.Silent && e.Text != "" {
+		msg = append(msg, a.Name+": "+e.Text+"\n"...)
+	}
+	if e.Kind == exit.UsageLine {
+		msg = append(msg, a.Name+": usage: "+a.Usage+"\n"...)
+	}
+	if len(msg) > 0 {
+		w.Write(msg) // in one write, as 0.88's buffered stderr sent it
 	}
 	return e.Code
 }
 
-// optionError prints getopt's complaint about a bad option and asks for the usage
-// line, as djb's sgetopt does.
-func optionError(name string, w io.Writer, err error) error {
-	switch e := err.(type) {
-	case *pflag.NotExistError:
-		fmt.Fprintf(w, "%s: illegal option -- %s\n", name, firstOr(e.GetSpecifiedName(), "-"))
-	case *pflag.ValueRequiredError:
-		fmt.Fprintf(w, "%s: option requires an argument -- %s\n", name, e.GetSpecifiedName())
-	default:
-		fmt.Fprintf(w, "%s: %v\n", name, err)
+// quiet is -q for tcpserver and tcpclient: as 0.88, no message at all, not even
+// the usage line, and the exit status unchanged.
+func quiet(err error) error {
+	if err == nil {
+		return nil
 	}
-	return exit.Usage()
-}
-
-func firstOr(s, def string) string {
-	if s == "" {
-		return def
+	if e := exit.As(err); e != nil {
+		return exit.Status(e.Code)
 	}
-	return s[:1]
+	return exit.Status(exit.Temporary)
 }

@@ -16,6 +16,9 @@ import (
 // "ucspi APPLET ...". It returns the applet and its arguments, or nil.
 func Identify(execPath string, argv []string) (*Applet, []string) {
 	if a := Lookup(filepath.Base(execPath)); a != nil {
+		if len(argv) == 0 { // execve with an empty argv
+			return a, nil
+		}
 		return a, argv[1:]
 	}
 	if len(argv) > 0 {
@@ -64,13 +67,11 @@ func isSelf(path string) bool {
 	return self.err == nil && syscall.Stat(path, &st) == nil && st.Dev == self.dev && st.Ino == self.ino
 }
 
-// fuseFlags is a flag set that parses as the applet's command does (djb's
-// getopt: options stop at the first operand) and reports nothing: a command
-// line it refuses is left to the applet itself.
+// fuseFlags is a flag set for getopt, which parses as the applet's command
+// does; getopt reports nothing itself, so a command line it refuses is left to
+// the applet, which prints the error.
 func fuseFlags() *pflag.FlagSet {
 	fs := pflag.NewFlagSet("fuse", pflag.ContinueOnError)
-	fs.SetInterspersed(false)
 	fs.SetOutput(io.Discard)
-	fs.Usage = func() {}
 	return fs
 }

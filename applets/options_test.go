@@ -2,6 +2,7 @@ package applets
 
 import (
 	"bytes"
+	"math"
 	"strconv"
 	"strings"
 	"testing"
@@ -40,7 +41,7 @@ func serverLike(fs *pflag.FlagSet) Runner {
 	fs.BoolVarP(&deny, "allow-no-rules", "X", false, "")
 	fs.StringVarP(&rules, "rules", "x", "", "")
 	fs.StringVarP(&local, "local-name", "l", "", "")
-	Ulong(fs, &limit, 40, "limit", "c", "")
+	Number(fs, &limit, 40, math.MaxUint64, "limit", "c", "")
 	return func(s *Stdio, operands []string) error {
 		if len(operands) < 3 {
 			return exit.Usage()
@@ -78,7 +79,7 @@ func TestGetoptTable(t *testing.T) {
 		{"-vRHl0 0 25 prog", parsed{out: "v=2 h=0 d=1 c=40 1=0 X=0 x= l=0 ops=0|25|prog"}},
 		{"-c40 0 25 prog", parsed{out: "v=1 h=1 d=1 c=40 1=0 X=0 x= l= ops=0|25|prog"}},
 		{"-c 7 0 25 prog", parsed{out: "v=1 h=1 d=1 c=7 1=0 X=0 x= l= ops=0|25|prog"}},
-		{"-c7x 0 25 prog", parsed{out: "v=1 h=1 d=1 c=7 1=0 X=0 x= l= ops=0|25|prog"}},
+		{"-c7x 0 25 prog", parsed{stderr: "tcpserver: option -c: not a number: 7x\n" + usage, code: 100}},
 		{"-Xx f 0 25 prog", parsed{out: "v=1 h=1 d=1 c=40 1=0 X=1 x=f l= ops=0|25|prog"}},
 		{"-Xxf 0 25 prog", parsed{out: "v=1 h=1 d=1 c=40 1=0 X=1 x=f l= ops=0|25|prog"}},
 		{"-q -v 0 25 prog", parsed{out: "v=2 h=1 d=1 c=40 1=0 X=0 x= l= ops=0|25|prog"}},
@@ -114,7 +115,7 @@ func clientLike(fs *pflag.FlagSet) Runner {
 	Choice(fs, &family, 4, "ipv4", "4", "")
 	Choice(fs, &family, 6, "ipv6", "6", "")
 	fs.StringVarP(&localIP, "local-ip", "i", "", "")
-	Ulong(fs, &port, 0, "local-port", "p", "")
+	Number(fs, &port, 0, 65535, "local-port", "p", "")
 	fs.StringVarP(&timeouts, "connect-timeout", "T", "2+58", "")
 	return func(s *Stdio, operands []string) error {
 		if len(operands) < 3 {
@@ -153,7 +154,7 @@ func TestGetoptTableClient(t *testing.T) {
 // TestHelpIsOurs: --help prints the applet's help and exits 0; -h stays free for
 // the applet (cobra would otherwise claim it, or panic when the applet defines it).
 func TestHelpIsOurs(t *testing.T) {
-	a := &Applet{Name: "tcpserver", Usage: "tcpserver [ -h ] host port program", Setup: serverLike, Manual: "Serves."}
+	a := &Applet{Name: "tcpserver", Usage: "tcpserver [ -h ] host port program", Setup: serverLike, Manual: Manual{Description: "Serves."}}
 	var out, errOut bytes.Buffer
 	if code := a.Main([]string{"--help"}, &Stdio{In: strings.NewReader(""), Out: &out, Err: &errOut}); code != 0 {
 		t.Fatalf("--help: exit %d, stderr %q", code, errOut.String())

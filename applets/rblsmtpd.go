@@ -49,14 +49,14 @@ func (o *rblsmtpdOptions) define(fs *pflag.FlagSet) {
 	Choice(fs, &o.bounce, false, "no-bounce", "B", "reject a listed client with 451 (temporary; the default)")
 	Choice(fs, &o.failClosed, true, "fail-closed", "c", "a failed lookup blocks (-r) or does not accept (-a), with 451")
 	Choice(fs, &o.failClosed, false, "fail-open", "C", "a failed lookup lists nobody (-r) or accepts (-a) (the default)")
-	Ulong(fs, &o.timeout, 60, "timeout", "t", "end the conversation with a blocked client after this many seconds; 0: reject at once")
+	Number(fs, &o.timeout, 60, math.MaxUint64, "timeout", "t", "end the conversation with a blocked client after `timeout` seconds; 0: reject at once")
 	fs.VarP(sourceOption{func(arg string) {
 		o.sources = append(o.sources, rblsmtpd.Block(arg, o.bounce, o.failClosed))
 		o.rbls++
-	}}, "rbl", "r", "block clients listed under base (TXT), or with base:message (A record, %IP% is the client)")
+	}}, "rbl", "r", "block clients listed under `base` (TXT), or with base:message (A record, %IP% is the client)")
 	fs.VarP(sourceOption{func(arg string) {
 		o.sources = append(o.sources, rblsmtpd.Allow(arg, o.failClosed))
-	}}, "anti-rbl", "a", "accept clients listed under base (A record), skipping later lists")
+	}}, "anti-rbl", "a", "accept clients listed under `base` (A record), skipping later lists")
 }
 
 // verdict is rblsmtpd's decision on the client its environment describes.
@@ -102,7 +102,8 @@ func rblsmtpdFuse(args []string, getenv func(string) (string, bool)) (string, []
 	o := &rblsmtpdOptions{}
 	fs := fuseFlags()
 	o.define(fs)
-	if err := fs.Parse(args); err != nil || fs.NArg() == 0 {
+	operands, err := getopt(fs, args)
+	if err != nil || len(operands) == 0 {
 		return "", nil, false
 	}
 	// The resolver reads $DNSCACHEIP from our own environment: a rule that
@@ -113,7 +114,7 @@ func rblsmtpdFuse(args []string, getenv func(string) (string, bool)) (string, []
 	if o.verdict(getenv).Block {
 		return "", nil, false
 	}
-	return fs.Arg(0), fs.Args(), true
+	return operands[0], operands, true
 }
 
 // sourceOption is -r or -a: each occurrence adds a source, with the -b and -c
@@ -139,7 +140,8 @@ func lookupTimeout(setting string) time.Duration {
 	return dns.Timeout
 }
 
-const rblsmtpdManual = `rblsmtpd runs in front of an SMTP server (smtpd, usually qmail-smtpd) under tcpserver. Normally it runs smtpd in its own place: same process, same descriptors, nothing read from the client. But when told to block mail from this client, it does not run smtpd: it holds its own limited SMTP conversation, rejecting every attempt to send a message, and prints one line on descriptor 2: "rblsmtpd: IP pid PID: CODE TEXT".
+var rblsmtpdManual = Manual{
+	Description: `rblsmtpd runs in front of an SMTP server (smtpd, usually qmail-smtpd) under tcpserver. Normally it runs smtpd in its own place: same process, same descriptors, nothing read from the client. But when told to block mail from this client, it does not run smtpd: it holds its own limited SMTP conversation, rejecting every attempt to send a message, and prints one line on descriptor 2: "rblsmtpd: IP pid PID: CODE TEXT".
 
 The conversation: "220 rblsmtpd.local" to begin; "250 rblsmtpd.local" to HELO, EHLO, MAIL, RSET and NOOP; the rejection, CODE TEXT, to any other command; "221 rblsmtpd.local" to QUIT, which ends it. Lines end with CR LF. TEXT is cut to 200 bytes and every byte outside the printable ASCII range becomes "?". The conversation ends after timeout seconds (-t, 60 by default) whatever the client is doing; with -t 0 rblsmtpd sends the rejection at once and ends.
 
@@ -149,8 +151,15 @@ Otherwise rblsmtpd looks $TCPREMOTEIP up in the lists given by -r and -a, in ord
 
 Failed lookups: with -C (the default) a failed -r lookup lists nobody and a failed -a lookup anti-lists the client; with -c a failed -r lookup blocks the client with "451 temporary RBL lookup error" and a failed -a lookup anti-lists nobody. After a failed lookup any rejection uses 451, even with -b: a lookup failure never bounces mail.
 
-Environment: $RBLSMTPD and $TCPREMOTEIP as above. $DNSCACHEIP, a list of IP addresses, sends the DNS queries to those servers instead of the ones in /etc/resolv.conf. $RBLSMTPD_DNS_TIMEOUT bounds each lookup, in seconds (fractions allowed, default 60). $RBLSMTPD_DEFAULT_BASE, when set and no -r is given, is the list to consult (in either -r form), after the -a lists, as 0.88 consulted its built-in one.
+NOTES
 
-Exit codes: 100 for a usage error, 111 when smtpd cannot be run ("rblsmtpd: fatal: unable to run smtpd: REASON"), 0 at the end of a conversation; otherwise smtpd's own.
+0.88 used rbl.maps.vix.com when no -r was given; that list is long gone, and Debian's build, like this one, consults no list by default. Lists change their policies, and a dead list's zone may come to list everyone, so a built-in default would be a hazard: name the lists you use, with -r or with $RBLSMTPD_DEFAULT_BASE. The lookups run at once and their answers are read in command-line order, which decides as 0.88 did in the time of the slowest lookup rather than the sum.`,
+	Environment: `$RBLSMTPD and $TCPREMOTEIP as above. $DNSCACHEIP, a list of IP addresses, sends the DNS queries to those servers instead of the ones in /etc/resolv.conf. $RBLSMTPD_DNS_TIMEOUT bounds each lookup, in seconds (fractions allowed, default 60). $RBLSMTPD_DEFAULT_BASE, when set and no -r is given, is the list to consult (in either -r form), after the -a lists, as 0.88 consulted its built-in one.`,
+	ExitStatus:  `100 for a usage error, 111 when smtpd cannot be run ("rblsmtpd: fatal: unable to run smtpd: REASON"), 0 at the end of a conversation; otherwise smtpd's own.`,
+	Examples: `qmail's SMTP service, turning away the clients Spamhaus lists, except those the rules exempt with RBLSMTPD="":
 
-NOTES: 0.88 used rbl.maps.vix.com when no -r was given; that list is long gone, and Debian's build, like this one, consults no list by default. Lists change their policies, and a dead list's zone may come to list everyone, so a built-in default would be a hazard: name the lists you use, with -r or with $RBLSMTPD_DEFAULT_BASE. The lookups run at once and their answers are read in command-line order, which decides as 0.88 did in the time of the slowest lookup rather than the sum.`
+  tcpserver -v -R -x /etc/tcp.smtp.cdb -u qmaild -g nofiles 0 smtp \
+    rblsmtpd -r 'zen.spamhaus.org:Blocked: see https://check.spamhaus.org/?ip=%IP%' \
+    /var/qmail/bin/qmail-smtpd`,
+	SeeAlso: []string{"tcpserver", "tcprules"},
+}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"math"
 	"net/netip"
 	"os"
 	"strconv"
@@ -59,12 +60,12 @@ func tcpclientSetup(fs *pflag.FlagSet) Runner {
 	Choice(fs, &o.remoteHost, false, "no-remote-host", "H", "do not look up the remote host name")
 	Choice(fs, &o.remoteInfo, true, "remote-info", "r", "ask the remote ident server for TCPREMOTEINFO (default)")
 	Choice(fs, &o.remoteInfo, false, "no-remote-info", "R", "do not ask for TCPREMOTEINFO")
-	fs.StringVarP(&o.localIP, "local-ip", "i", "", "bind the socket to this local address")
-	Ulong(fs, &o.localPort, 0, "local-port", "p", "bind the socket to this local port")
-	fs.VarP(&o.timeout, "timeout-connect", "T", "x+y: try each address for x seconds, then the slow ones again for y (default 2+58)")
-	fs.VarP(optionalString{&o.localName}, "local-name", "l", "set TCPLOCALHOST to this instead of looking it up")
-	Ulong(fs, &o.infoTimeout, 26, "timeout-info", "t", "give up on the ident server after this many seconds")
-	fs.StringVarP(&o.iface, "interface", "I", "", "the interface of a link-local IPv6 address")
+	fs.StringVarP(&o.localIP, "local-ip", "i", "", "bind the socket to local address `localip`")
+	Number(fs, &o.localPort, 0, 65535, "local-port", "p", "bind the socket to local port `localport`")
+	fs.VarP(&o.timeout, "timeout-connect", "T", "`timeoutconn` is x+y: try each address for x seconds, then the slow ones again for y (default 2+58)")
+	fs.VarP(optionalString{&o.localName}, "local-name", "l", "set TCPLOCALHOST to `localname` instead of looking it up")
+	Number(fs, &o.infoTimeout, 26, math.MaxUint64, "timeout-info", "t", "give up on the ident server after `timeoutinfo` seconds")
+	fs.StringVarP(&o.iface, "interface", "I", "", "the `interface` of a link-local IPv6 address")
 	fs.Var(proxyVersion{&o.proxySend}, "proxy-send", "send a PROXY header of `version` 1 or 2 naming the inherited TCPREMOTEIP/PORT and TCPLOCALIP/PORT")
 	return func(s *Stdio, operands []string) error {
 		// 0.88 rejects a bad -i while still reading its options, before -q
@@ -77,8 +78,8 @@ func tcpclientSetup(fs *pflag.FlagSet) Runner {
 			errs = io.Discard
 		}
 		err := tcpclient(&o, errs, operands)
-		if e := exit.As(err); e != nil && o.verbosity == 0 {
-			return exit.Status(e.Code)
+		if o.verbosity == 0 {
+			return quiet(err)
 		}
 		return err
 	}
@@ -256,9 +257,10 @@ func (o optionalString) Set(s string) error {
 	return nil
 }
 
-const tcpclientManual = `tcpclient connects to a TCP server on host at port, then runs program with descriptor 6 reading from the network and descriptor 7 writing to it, both blocking. It replaces itself with the program (same process id), so nothing sits between the program and the network. The program's environment describes the connection with the variables tcpserver sets, seen from the client's side: PROTO, TCPLOCALIP, TCPLOCALPORT, TCPLOCALHOST, TCPREMOTEIP, TCPREMOTEPORT, TCPREMOTEHOST, TCPREMOTEINFO.
+var tcpclientManual = Manual{
+	Description: `tcpclient connects to a TCP server on host at port, then runs program with descriptor 6 reading from the network and descriptor 7 writing to it, both blocking. It replaces itself with the program (same process id), so nothing sits between the program and the network. The program's environment describes the connection (see ENVIRONMENT).
 
-host may be a name, a dotted-quad IPv4 address (with or without brackets; "127.000.000.001" is 127.0.0.1), or an IPv6 address (with or without brackets). "0" and the empty string mean the local host, 127.0.0.1 (::1 under -6). A name stands for its IPv4 addresses, in a random order, as djb's DNS library shuffles them; under -6 for its IPv6 and IPv4 addresses, shuffled together. Names are looked up through $DNSCACHEIP when it is set, else the servers of /etc/resolv.conf (and /etc/hosts first). port may be a number or a service name.
+host may be a name, a dotted-quad IPv4 address (with or without brackets; "127.000.000.001" is 127.0.0.1), or an IPv6 address (with or without brackets). "0" and the empty string mean the local host, 127.0.0.1 (::1 under -6). A name stands for its IPv4 addresses, in a random order, as djb's DNS library shuffles them; under -6 for its IPv6 and IPv4 addresses, shuffled together. port may be a number from 0 to 65535 or a service name from /etc/services.
 
 -T x+y sets the connection timeouts (default 2+58): tcpclient tries each address in turn for x seconds, reporting every address that refuses or fails; then it tries the addresses that timed out again, for y seconds each. A host with one address gets x+y seconds. There is no parallel "happy eyeballs" racing: the addresses are tried strictly one after the other, whatever their family.
 
@@ -266,4 +268,17 @@ host may be a name, a dotted-quad IPv4 address (with or without brackets; "127.0
 
 Beyond 0.88: -4 uses IPv4 only. -6 behaves as ucspi-tcp-ipv6's tcpclient: "0" is ::1, names stand for their IPv6 and IPv4 addresses, and an IPv4 connection is described in IPv6 form (PROTO=TCP6, TCPREMOTEIP=::ffff:a.b.c.d). Without -6, a connection to an IPv6 address is described with PROTO=TCP6 and IPv6 addresses in the TCP* variables. -I interface names the interface of a link-local IPv6 address. --proxy-send 1 or 2 writes a PROXY protocol header of that version as soon as the connection is made, before the program runs, naming the connection tcpclient's own tcpserver described: $TCPREMOTEIP:$TCPREMOTEPORT as the client and $TCPLOCALIP:$TCPLOCALPORT as the address it reached. If one of them is missing or not an address or port, the header is "PROXY UNKNOWN" (version 1) or LOCAL (version 2).
 
-Messages are 0.88's: "tcpclient: unable to connect to 127.0.0.1 port 16: connection refused" for each address that failed, "tcpclient: fatal: ..." when tcpclient cannot go on. tcpclient exits 100 for a usage error, 111 if it cannot connect or cannot run the program; otherwise the program's exit status is tcpclient's, since the program replaces it.`
+Messages are 0.88's: "tcpclient: unable to connect to 127.0.0.1 port 16: connection refused" for each address that failed, "tcpclient: fatal: ..." when tcpclient cannot go on.`,
+	Environment: `The program gets tcpclient's environment, without the connection variables it inherited, plus those describing the connection as tcpserver would, seen from the client's side: PROTO, TCPLOCALIP, TCPLOCALPORT, TCPLOCALHOST, TCPREMOTEIP, TCPREMOTEPORT, TCPREMOTEHOST, TCPREMOTEINFO (the last two unset when unknown or not looked up).
+
+tcpclient reads $DNSCACHEIP (the DNS servers to ask, else those of /etc/resolv.conf, with /etc/hosts first) and $PATH (to find program).`,
+	ExitStatus: `100 for a usage error, 111 if it cannot connect or cannot run the program; otherwise the program's exit status is tcpclient's, since the program replaces it. A port above 65535 or an option value that is not a number is a usage error.`,
+	Examples: `Ask a web server for its front page, by hand:
+
+  tcpclient -RHl0 www.example.com 80 sh -c 'printf "GET / HTTP/1.0\r\n\r\n" >&7; cat <&6'
+
+Talk to a local SMTP server (what mconnect does):
+
+  tcpclient -RHl0 127.0.0.1 25 mconnect-io`,
+	SeeAlso: []string{"tcpserver", "mconnect", "tcpcat", "http@"},
+}

@@ -65,7 +65,7 @@ func TestTcprulesMatchesReference(t *testing.T) {
 	}{
 		{nil, "", nil},
 		{[]string{"rules.cdb"}, rules, nil},
-		{[]string{"--help"}, "", nil},
+		{[]string{"--help", "x"}, "", nil}, // 0.88's reading: a cdb called --help
 		{[]string{"-v"}, "", nil},
 		{[]string{"rules.cdb", "rules.tmp"}, rules, nil},
 		{[]string{"rules.cdb", "rules.tmp", "extra"}, rules, nil},

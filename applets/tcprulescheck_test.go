@@ -230,7 +230,7 @@ func TestTcprulescheckArguments(t *testing.T) {
 	compileWith(t, reftest.Ours(t, "tcprules"), dir, "rules", crossRules)
 	// 0.88's command lines: usage, the first argument is the file whatever it
 	// looks like, later arguments are ignored.
-	for _, args := range [][]string{nil, {"-v"}, {"--help"}, {"-x"}, {"--"}, {"rules.cdb", "-v"}, {"rules.cdb", "extra"}} {
+	for _, args := range [][]string{nil, {"-v"}, {"--help", "x"}, {"-x"}, {"--"}, {"rules.cdb", "-v"}, {"rules.cdb", "extra"}} {
 		want := reftest.Run(t, reftest.Ref(t, "tcprulescheck"), reftest.Cmd{Args: args, Dir: dir})
 		got := reftest.Run(t, reftest.Ours(t, "tcprulescheck"), reftest.Cmd{Args: args, Dir: dir})
 		if !bytes.Equal(got.Stdout, want.Stdout) || !bytes.Equal(got.Stderr, want.Stderr) || got.Code != want.Code {

@@ -213,7 +213,7 @@ func TestConnectOrderAndTimeouts(t *testing.T) {
 				}
 				return
 			}
-			if e := exit.As(err); e == nil || !e.Silent() || e.Code != 111 {
+			if e := exit.As(err); e == nil || e.Kind != exit.Silent || e.Code != 111 {
 				t.Errorf("Connect error %v, want a silent 111", err)
 			}
 			if took < tc.minTime {

@@ -1,13 +1,17 @@
 package ucspi
 
 import (
+	"context"
 	"fmt"
+	"math/rand/v2"
 	"net"
 	"net/netip"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -18,16 +22,28 @@ import (
 // tcpserver --proxy-from behind Debian's HAProxy (apt-get install haproxy;
 // .ci/run installs it), which writes the headers the tests check.
 
-// freePort is a port nothing listens on at the moment.
-func freePort(t testing.TB) string {
+// freePort is a port on ip that nothing uses at the moment, for servers
+// that must be told theirs (HAProxy, systemd-socket-activate). It is taken
+// below the ephemeral range, where the kernel's port 0 picks: on a busy
+// machine a port just handed out there may be another socket's local port
+// again by the time the server binds it.
+func freePort(t testing.TB, ip string) string {
 	t.Helper()
-	ln, err := net.Listen("tcp4", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
+	lc := net.ListenConfig{Control: func(_, _ string, c syscall.RawConn) error {
+		return c.Control(func(fd uintptr) {
+			syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_REUSEADDR, 1)
+		})
+	}}
+	for range 1000 {
+		port := strconv.Itoa(20000 + rand.IntN(12000))
+		ln, err := lc.Listen(context.Background(), "tcp4", net.JoinHostPort(ip, port))
+		if err == nil {
+			ln.Close()
+			return port
+		}
 	}
-	defer ln.Close()
-	_, port, _ := net.SplitHostPort(ln.Addr().String())
-	return port
+	t.Fatalf("no free port on %s", ip)
+	return ""
 }
 
 // haproxy runs `haproxy -db -f cfg` until the test ends and returns once
@@ -96,14 +112,14 @@ func TestHAProxy(t *testing.T) {
 		}
 	}
 	rules("127.0.0.3:allow,CLIENT=\"three\"\n:allow\n")
-	// Two members on the dual-stack wildcard: HAProxy's 127.0.0.1 arrives
+	// Two members on the dual-stack wildcard (::): HAProxy's 127.0.0.1 arrives
 	// IPv4-mapped and matches --proxy-from as IPv4.
 	var members []*server
 	for range 2 {
 		members = append(members, startServer(t, reftest.Ours(t, "tcpserver"), nil,
-			"-v", "-RHl0", "-x", cdb, "--proxy-from", "127.0.0.1", "0", "0", print))
+			"-v", "-RHl0", "-x", cdb, "--proxy-from", "127.0.0.1", "::", "0", print))
 	}
-	ports := map[string]string{"v1": freePort(t), "v2": freePort(t), "tlv": freePort(t)}
+	ports := map[string]string{"v1": freePort(t, "127.0.0.1"), "v2": freePort(t, "127.0.0.1"), "tlv": freePort(t, "127.0.0.1")}
 	cfg := haproxyDefaults
 	for name, options := range map[string]string{"v1": "send-proxy", "v2": "send-proxy-v2",
 		"tlv": "send-proxy-v2 proxy-v2-options crc32c,unique-id,authority"} {
@@ -166,7 +182,7 @@ func TestProxySendThroughHAProxy(t *testing.T) {
 	dir := t.TempDir()
 	envOnly := script(t, dir, "envonly", "/usr/bin/env | /usr/bin/sort\n")
 	member := startServer(t, reftest.Ours(t, "tcpserver"), nil, "-RHl0", "--proxy-from", "127.0.0.1", "127.0.0.1", "0", envOnly)
-	front := freePort(t)
+	front := freePort(t, "127.0.0.1")
 	haproxy(t, haproxyDefaults+fmt.Sprintf("frontend fe\n    bind 127.0.0.1:%s accept-proxy\n    default_backend be\n"+
 		"backend be\n    server m 127.0.0.1:%s send-proxy\n", front, member.port), "127.0.0.1:"+front)
 	for _, c := range []struct {

@@ -240,12 +240,7 @@ func TestSystemdSocketActivate(t *testing.T) {
 	if err != nil {
 		t.Skip("no systemd-socket-activate (package systemd)")
 	}
-	ln, err := net.Listen("tcp4", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	ln.Close()
+	addr := "127.0.0.1:" + freePort(t, "127.0.0.1")
 	// It launches the server at the first connection, which the socket
 	// holds meanwhile.
 	cmd := exec.Command(activate, append([]string{"-l", addr, reftest.Ours(t, "tcpserver"), "-RHl0", "--systemd"}, fdsAndEnv...)...)

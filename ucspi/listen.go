@@ -21,9 +21,13 @@ import (
 // names, and the socket bound to them.
 
 // Port reads tcpserver's port argument: a number (digits only, the empty string
-// being 0, as scan_ulong sees it), else a service name from /etc/services.
+// being 0, as scan_ulong sees it), else a service name from /etc/services. A
+// number above 65535 is a usage error, where 0.88 took it modulo 65536.
 func Port(name string) (uint16, error) {
 	if n, digits := scan.Ulong(name); digits == len(name) {
+		if n > 65535 || len(strings.TrimLeft(name, "0")) > 5 { // more digits could wrap n
+			return 0, exit.BadUsage("port out of range (0 to 65535): ", name)
+		}
 		return uint16(n), nil
 	}
 	if p, ok := service(servicesFile, name); ok {
@@ -68,17 +72,16 @@ func service(file, name string) (uint16, bool) {
 }
 
 // Host finds the address tcpserver binds for its host argument: "0" or "" is
-// every address (the IPv6 wildcard, dual-stack, unless ipv4Only); a name made of
+// every IPv4 address, as under 0.88 (a host swapping Debian's package for ours
+// must not start serving IPv6, where its firewall may have no rules; "::" asks
+// for both families); a name made of
 // digits, dots and brackets is an IPv4 address read the way djb's dns_ip4 reads
 // it ("127.000.000.001" is 127.0.0.1); a name with colons is an IPv6 address,
 // brackets and "%zone" allowed; anything else is looked up in the DNS, its first
 // IPv4 address preferred as under 0.88, else its first IPv6 one.
 func Host(ctx context.Context, r *net.Resolver, host string, ipv4Only bool) (netip.Addr, error) {
 	if host == "" || host == "0" {
-		if ipv4Only {
-			return netip.IPv4Unspecified(), nil
-		}
-		return netip.IPv6Unspecified(), nil
+		return netip.IPv4Unspecified(), nil
 	}
 	if ip, literal := djbIPv4(host); literal {
 		if !ip.IsValid() {

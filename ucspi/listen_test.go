@@ -54,7 +54,7 @@ func TestHostLiterals(t *testing.T) {
 		ipv4Only bool
 		want     string
 	}{
-		{"0", false, "::"}, {"", false, "::"}, {"0", true, "0.0.0.0"},
+		{"0", false, "0.0.0.0"}, {"", false, "0.0.0.0"}, {"0", true, "0.0.0.0"},
 		{"::", false, "::"}, {"::1", false, "::1"}, {"[::1]", false, "::1"},
 		{"::ffff:127.0.0.1", false, "127.0.0.1"}, {"fe80::1%lo", false, "fe80::1%lo"},
 		{"127.0.0.1", true, "127.0.0.1"},
@@ -89,7 +89,7 @@ func TestPort(t *testing.T) {
 	defer func(f string) { servicesFile = f }(servicesFile)
 	servicesFile = file
 	for in, want := range map[string]uint16{
-		"25": 25, "": 0, "0": 0, "65536": 0, "70000": 4464, "0025": 25,
+		"25": 25, "": 0, "0": 0, "65535": 65535, "0025": 25, "00000000000000000000025": 25,
 		"smtp": 25, "mail": 25, "exec": 512, "www": 80, "http": 80,
 	} {
 		if got, err := Port(in); err != nil || got != want {

@@ -82,7 +82,7 @@ func TestProxyHeaderNamesTheClient(t *testing.T) {
 	print := script(t, dir, "print", printEnv)
 	env := pathEnv("DNSCACHEIP="+dns.IP, "PROXYREMOTEIP=stale", "PROXYVERSION=stale", "TCPCONCURRENCY=stale")
 	s := startServer(t, reftest.Ours(t, "tcpserver"), env,
-		"-v", "-l0", "-t2", "--proxy-from", "10.0.0.0/8,127.0.0.1", "0", "0", print)
+		"-v", "-l0", "-t2", "--proxy-from", "10.0.0.0/8,127.0.0.1", "::", "0", print)
 	client := "client's first bytes\r\n"
 	for _, c := range []struct {
 		name   string

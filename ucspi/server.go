@@ -66,14 +66,6 @@ type Server struct {
 // accept loop, which it never leaves but to exit: errors come back as
 // exit.Error in 0.88's words.
 func (s *Server) Run(operands []string) error {
-	err := s.run(operands)
-	if e := exit.As(err); e != nil && s.Verbosity == 0 {
-		return exit.Status(e.Code) // -q: not even the fatal errors
-	}
-	return err
-}
-
-func (s *Server) run(operands []string) error {
 	s.log.verbosity = s.Verbosity
 	inherit, err := s.inherits() // then there are no host and port operands
 	if err != nil {
@@ -113,6 +105,9 @@ func (s *Server) run(operands []string) error {
 		s.listener, err = s.inherit()
 	} else {
 		ctx, cancel := context.WithTimeout(context.Background(), dns.Timeout)
+		if s.Force6 && !s.IPv4Only && (hostname == "0" || hostname == "") {
+			hostname = "::" // -6: both families, as ucspi-tcp-ipv6's default
+		}
 		var ip netip.Addr
 		ip, err = Host(ctx, s.dns, hostname, s.IPv4Only)
 		cancel()

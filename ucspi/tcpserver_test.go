@@ -28,7 +28,7 @@ func TestEnvironmentAndOptions(t *testing.T) {
 	for _, args := range [][]string{
 		{"-v", "-R", "-H", "-l", "Local", "127.0.0.1", "0", print},
 		{"-vRHl0", "-B", "hello\r\n", "-D", "-o", "-b5", "-c3", "127.0.0.1", "0", print, "ignored", "args"},
-		{"-v", "-RH", "-dO", "-Bx", "-l", "odd name:%\x01", "-c", "7x", "127.000.000.001", "0", print},
+		{"-v", "-RH", "-dO", "-Bx", "-l", "odd name:%\x01", "-c", "7", "127.000.000.001", "0", print},
 		{"-q", "-v", "-RHl0", "127.0.0.1", "0", print},
 		{"-v", "-q", "-RHl0", "127.0.0.1", "0", print},
 		{"-RHl0", "-Q", "[127.0.0.1]", "0", "sh", "-c", "echo $0 $1 $#; " + printEnv, "zero", "one"},
@@ -220,15 +220,23 @@ func TestIDs(t *testing.T) {
 			t.Errorf("as nobody, %q: reference %d %q, ours %d %q", args, want.Code, want.Stderr, got.Code, got.Stderr)
 		}
 	}
+	// The script must be reachable by nobody: TempDir's parent is 0700.
 	dir := t.TempDir()
+	os.Chmod(filepath.Dir(dir), 0o755)
 	os.Chmod(dir, 0o755)
-	id := script(t, dir, "id", "id\n")
-	for _, args := range [][]string{
-		{"-v", "-RHl0", "-g", "65534", "-u", "65534", "127.0.0.1", "0", id},
-		{"-v", "-RHl0", "-U", "127.0.0.1", "0", id},
-		{"-v", "-RHl0", "-g", "3", "127.0.0.1", "0", id},
+	id := script(t, dir, "id", "/usr/bin/id\n")
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"-v", "-RHl0", "-g", "65534", "-u", "65534", "127.0.0.1", "0", id}, "uid=65534(nobody) gid=65534(nogroup) groups=65534(nogroup)"},
+		{[]string{"-v", "-RHl0", "-U", "127.0.0.1", "0", id}, "uid=65534(nobody) gid=65534(nogroup) groups=65534(nogroup)"},
+		{[]string{"-v", "-RHl0", "-g", "3", "127.0.0.1", "0", id}, "uid=0(root) gid=3(sys) groups=3(sys)"},
 	} {
-		scenario{args: args, env: pathEnv("UID=65534", "GID=65534"), conns: []exchange{{}}}.compare(t, ref)
+		got := scenario{args: c.args, env: pathEnv("UID=65534", "GID=65534"), conns: []exchange{{}}}.compare(t, ref)
+		if strings.TrimSpace(got.replies[0]) != c.want {
+			t.Errorf("%q: the program ran as %q, want %q", c.args, got.replies[0], c.want)
+		}
 	}
 }
 
@@ -255,18 +263,20 @@ func TestIPv6(t *testing.T) {
 	for _, sc := range []scenario{
 		{args: []string{"-v", "-RHl0", "::1", "0", print}, host: "::1", conns: []exchange{{}, {send: "x"}}},
 		{args: []string{"-RHl0", "-I", "lo", "::1", "0", print}, host: "::1", conns: []exchange{{}}},
-		{args: []string{"-v", "-RHl0", "-B", "hi", "0", "0", print}, host: "::1", conns: []exchange{{}}},
-		{args: []string{"-RHl0", "0", "0", print}, host: "127.0.0.1", conns: []exchange{{}}},
-		{args: []string{"-RHl0", "", "0", print}, host: "::1", conns: []exchange{{}}},
+		// ucspi-tcp-ipv6's 0 is our :: (our 0 is 0.88's, IPv4 only).
+		{args: []string{"-v", "-RHl0", "-B", "hi", "0", "0", print}, ours: []string{"-v", "-RHl0", "-B", "hi", "::", "0", print}, host: "::1", conns: []exchange{{}}},
+		{args: []string{"-RHl0", "0", "0", print}, ours: []string{"-RHl0", "::", "0", print}, host: "127.0.0.1", conns: []exchange{{}}},
+		{args: []string{"-RHl0", "", "0", print}, ours: []string{"-RHl0", "::", "0", print}, host: "::1", conns: []exchange{{}}},
 		{args: []string{"-v", "-6", "-RHl0", "0", "0", print}, host: "127.0.0.1", conns: []exchange{{}}},
 		{args: []string{"-v", "-6", "-RHl0", "0", "0", print}, host: "::1", conns: []exchange{{}}},
-		{args: []string{"-v", "-RHl0", "-x", cdb, "0", "0", print}, host: "::1", setup: rules, conns: []exchange{{}}},
-		{args: []string{"-RHl0", "-x", cdb, "0", "0", print}, host: "127.0.0.1", setup: rules, conns: []exchange{{}}},
+		{args: []string{"-v", "-RHl0", "-x", cdb, "0", "0", print}, ours: []string{"-v", "-RHl0", "-x", cdb, "::", "0", print}, host: "::1", setup: rules, conns: []exchange{{}}},
+		{args: []string{"-RHl0", "-x", cdb, "0", "0", print}, ours: []string{"-RHl0", "-x", cdb, "::", "0", print}, host: "127.0.0.1", setup: rules, conns: []exchange{{}}},
 	} {
 		sc.compare(t, ref6)
 	}
-	// -4 is 0.88 itself, IPv6 peers turned away.
+	// 0 and -4 are 0.88 itself, IPv6 peers turned away.
 	ref := reftest.Ref(t, "tcpserver")
+	scenario{args: []string{"-v", "-RHl0", "0", "0", print}, conns: []exchange{{}}}.compare(t, ref)
 	scenario{args: []string{"-v", "-RHl0", "0", "0", print}, ours: []string{"-v", "-4", "-RHl0", "0", "0", print},
 		conns: []exchange{{}}}.compare(t, ref)
 	s := startServer(t, reftest.Ours(t, "tcpserver"), nil, "-4", "-RHl0", "0", "0", print)

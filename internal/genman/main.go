@@ -1,6 +1,7 @@
 // Command genman writes a man page for every applet into the directory given as
-// its argument, from the same Applet records that print the usage lines, so the
-// two cannot drift. `make man` runs it.
+// its first argument, from the same Applet records that print the usage lines and
+// --help, so that none of them can drift. `make man` runs it with the version as
+// its second argument.
 package main
 
 import (
@@ -8,38 +9,37 @@ import (
 	"os"
 	"path/filepath"
 
-	"github.com/spf13/cobra/doc"
-
 	"github.com/ucspi-go/ucspi/applets"
 )
 
 func main() {
-	if len(os.Args) != 2 {
-		fmt.Fprintln(os.Stderr, "genman: usage: genman dir")
+	if len(os.Args) != 3 {
+		fmt.Fprintln(os.Stderr, "genman: usage: genman dir version")
 		os.Exit(100)
 	}
-	dir := os.Args[1]
-	if err := os.MkdirAll(dir, 0o755); err != nil {
+	if err := write(os.Args[1], os.Args[2]); err != nil {
 		fmt.Fprintln(os.Stderr, "genman: fatal:", err)
 		os.Exit(111)
 	}
+}
+
+// write puts NAME.1 for every applet into dir.
+func write(dir, version string) error {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
 	for _, a := range applets.All() {
-		// A fresh header each time: GenMan fills in the title of the first
-		// command it sees and would reuse it for every later page.
-		header := &doc.GenManHeader{Section: "1", Source: "ucspi", Manual: "ucspi-tcp compatible tools"}
-		var result error
-		cmd := a.Command(applets.OSStdio(), &result)
-		cmd.DisableAutoGenTag = true
 		f, err := os.Create(filepath.Join(dir, a.Name+".1"))
-		if err == nil {
-			err = doc.GenMan(cmd, header, f)
-			if cerr := f.Close(); err == nil {
-				err = cerr
-			}
+		if err != nil {
+			return err
+		}
+		err = a.WriteMan(f, version)
+		if cerr := f.Close(); err == nil {
+			err = cerr
 		}
 		if err != nil {
-			fmt.Fprintln(os.Stderr, "genman: fatal:", err)
-			os.Exit(111)
+			return err
 		}
 	}
+	return nil
 }

@@ -14,10 +14,24 @@ const (
 	Temporary = 111
 )
 
-// Error is a failure as 0.88 reports it: "prog: " + Text on stderr, then Code.
-// An Error with an empty Text is a usage error: the applet prints its usage line.
+// Kind says how the entry point reports an Error before exiting with its Code.
+type Kind uint8
+
+const (
+	// Message prints "prog: " + Text.
+	Message Kind = iota
+	// UsageLine prints "prog: " + Text when there is a Text (what was wrong,
+	// as getopt's "illegal option -- z"), then the applet's usage line.
+	UsageLine
+	// Silent prints nothing: the exit status says all there is to say.
+	Silent
+)
+
+// Error is a failure as 0.88 reports it: Kind says what is printed, Code is the
+// exit status.
 type Error struct {
 	Code int
+	Kind Kind
 	Text string
 }
 
@@ -34,14 +48,16 @@ func FatalSys(code int, err error, parts ...string) *Error {
 }
 
 // Usage asks the entry point to print the applet's usage line and exit 100.
-func Usage() *Error { return &Error{Code: Permanent} }
+func Usage() *Error { return &Error{Code: Permanent, Kind: UsageLine} }
+
+// BadUsage is Usage with a line saying what was wrong printed first.
+func BadUsage(parts ...string) *Error {
+	return &Error{Code: Permanent, Kind: UsageLine, Text: strings.Join(parts, "")}
+}
 
 // Status is a silent exit with the given code, for programs like tcprulescheck or a
 // failed tcpclient -q whose status says all there is to say.
-func Status(code int) *Error { return &Error{Code: code, Text: "\x00"} }
-
-// Silent reports whether e asks for no message at all.
-func (e *Error) Silent() bool { return e.Text == "\x00" }
+func Status(code int) *Error { return &Error{Code: code, Kind: Silent} }
 
 // As returns err as an *Error, or nil.
 func As(err error) *Error {
