@@ -564,7 +564,7 @@ if has proxy; then
 					listening "$port" 1
 					n=$N
 					[ "$level" -ge 40 ] && n=$N40
-					load "Behind HAProxy: connections per second" "$level in flight" "$impl" -n "$n" -c "$level"
+					load "Behind HAProxy: connections per second" "$level in flight" "$impl" -n "$n" -c "$level" -keep-open
 					kill -TERM -- "-${others[-1]}" 2>/dev/null || :
 					wait "${others[-1]}" 2>/dev/null || :
 					unset 'others[-1]'

@@ -7,6 +7,8 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -267,5 +269,45 @@ func TestProxyHeaderInPieces(t *testing.T) {
 	c.SetReadDeadline(time.Now().Add(time.Second)) // half --proxy-timeout
 	if n, err := c.Read(make([]byte, 1)); err != io.EOF && !isReset(err) {
 		t.Errorf("untrusted peer, sending nothing: read %d, %v", n, err)
+	}
+}
+
+// TestProxyHeaderJustLate: headers arriving around the moment the server
+// finds none yet and starts to wait, hundreds of times; none may be missed
+// (a missed one would wait for --proxy-timeout).
+func TestProxyHeaderJustLate(t *testing.T) {
+	s := startServer(t, reftest.Ours(t, "tcpserver"), nil,
+		"-RHl0", "-c", "100", "--proxy-from", "127.0.0.1", "--proxy-timeout", "5", "127.0.0.1", "0", "/bin/echo", "ok")
+	header := AppendProxy(nil, 2, netip.MustParseAddrPort("192.0.2.7:1"), netip.MustParseAddrPort("192.0.2.1:25"))
+	var wg sync.WaitGroup
+	var slow atomic.Int64
+	for w := range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range 60 {
+				start := time.Now()
+				c, err := net.Dial("tcp", s.addr("127.0.0.1"))
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				// From no wait at all to a few hundred microseconds.
+				if d := (w*60 + i) % 40 * 10; d > 0 {
+					time.Sleep(time.Duration(d) * time.Microsecond)
+				}
+				c.Write(header)
+				c.SetReadDeadline(time.Now().Add(10 * time.Second))
+				out, _ := io.ReadAll(c)
+				c.Close()
+				if string(out) != "ok\n" || time.Since(start) > 2*time.Second {
+					slow.Add(1)
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	if n := slow.Load(); n > 0 {
+		t.Errorf("%d of 480 connections were not served at once:\n%s", n, s.log)
 	}
 }

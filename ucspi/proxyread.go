@@ -41,15 +41,12 @@ func readProxy(fd int, deadline time.Time) (ProxyHeader, error) {
 			flags, room = 0, b[len(b):n]
 		}
 		got, err := recvRaw(fd, room, flags)
+		if err == syscall.EAGAIN {
+			got, err = w.recv(fd, room, flags, deadline)
+		}
 		switch {
-		case err == syscall.EAGAIN:
-			if err := w.wait(fd, deadline); err != nil {
-				if errors.Is(err, os.ErrDeadlineExceeded) {
-					return ProxyHeader{}, syscall.ETIMEDOUT
-				}
-				return ProxyHeader{}, err
-			}
-			continue
+		case errors.Is(err, os.ErrDeadlineExceeded):
+			return ProxyHeader{}, syscall.ETIMEDOUT
 		case err == syscall.ECONNRESET || (err == nil && got == 0):
 			return ProxyHeader{}, errProxyClosed
 		case err != nil:
@@ -88,38 +85,44 @@ func recvRaw(fd int, p []byte, flags int) (int, error) {
 	}
 }
 
-// pollWait waits for a connection to become readable in Go's poller. The
-// poller takes only non-blocking descriptors, so the first wait makes the
-// connection non-blocking and registers a duplicate of it; close undoes both,
-// leaving the connection blocking, as programs expect it.
+// pollWait receives from a connection once it is readable, waiting in Go's
+// poller. The poller takes only non-blocking descriptors, so the first wait
+// makes the connection non-blocking and registers a duplicate of it; close
+// undoes both, leaving the connection blocking, as programs expect it.
 type pollWait struct {
 	f  *os.File
 	rc syscall.RawConn
 }
 
-func (w *pollWait) wait(fd int, deadline time.Time) error {
+// recv is recvRaw once the connection is readable, or the deadline's error.
+// The attempt is made from inside the poller's read, after it has armed
+// itself, so that bytes arriving just before the wait are not missed.
+func (w *pollWait) recv(fd int, p []byte, flags int, deadline time.Time) (int, error) {
 	if w.f == nil {
 		if err := syscall.SetNonblock(fd, true); err != nil {
-			return err
+			return 0, err
 		}
 		dup, err := unix.FcntlInt(uintptr(fd), unix.F_DUPFD_CLOEXEC, 0)
 		if err != nil {
-			return err
+			return 0, err
 		}
 		w.f = os.NewFile(uintptr(dup), "connection")
 		if w.rc, err = w.f.SyscallConn(); err != nil {
-			return err
+			return 0, err
 		}
 	}
 	if err := w.f.SetReadDeadline(deadline); err != nil {
-		return err
+		return 0, err
 	}
-	waited := false
-	return w.rc.Read(func(uintptr) bool {
-		done := waited
-		waited = true
-		return done
-	})
+	var n int
+	var err error
+	if rerr := w.rc.Read(func(uintptr) bool {
+		n, err = recvRaw(fd, p, flags)
+		return err != syscall.EAGAIN
+	}); rerr != nil {
+		return 0, rerr
+	}
+	return n, err
 }
 
 func (w *pollWait) close(fd int) {

@@ -49,6 +49,7 @@ func main() {
 	hold := flag.Duration("hold", 0, "instead of measuring, open -c connections, hold them open this long, close them")
 	label := flag.String("label", "", "a label copied into the JSON line")
 	from := flag.String("from", "", "connect from this local `address` (a listed client's, say)")
+	keepOpen := flag.Bool("keep-open", false, "read to EOF without half-closing first, as a client waiting for a greeting does (HAProxy takes an early FIN for an abort)")
 	flag.Parse()
 
 	send, err := unescape(*payload)
@@ -66,7 +67,7 @@ func main() {
 		return
 	}
 
-	c := client{addr: *addr, send: send, want: want, timeout: *timeout}
+	c := client{addr: *addr, send: send, want: want, timeout: *timeout, halfClose: !*keepOpen}
 	c.dialer.Timeout = *timeout
 	if *from != "" {
 		c.dialer.LocalAddr = &net.TCPAddr{IP: net.ParseIP(*from)}
@@ -102,13 +103,16 @@ func main() {
 }
 
 type client struct {
-	addr     string
-	dialer   net.Dialer
-	send     []byte
-	want     []byte
-	timeout  time.Duration
-	errors   atomic.Int64
-	firstErr atomic.Value
+	addr    string
+	dialer  net.Dialer
+	send    []byte
+	want    []byte
+	timeout time.Duration
+	// halfClose: shut our side once sent, so that a handler reading to EOF
+	// may finish.
+	halfClose bool
+	errors    atomic.Int64
+	firstErr  atomic.Value
 }
 
 // run makes n connections with k in flight and returns their latencies.
@@ -140,7 +144,8 @@ func run(c *client, n, k int) []time.Duration {
 	return lat
 }
 
-// once is one connection: connect, send, half-close, read to EOF, compare.
+// once is one connection: connect, send, half-close (unless -keep-open),
+// read to EOF, compare.
 func (c *client) once(buf []byte) error {
 	conn, err := c.dialer.Dial("tcp", c.addr)
 	if err != nil {
@@ -153,8 +158,9 @@ func (c *client) once(buf []byte) error {
 			return err
 		}
 	}
-	// Our side is done: a handler reading to EOF may finish now.
-	conn.(*net.TCPConn).CloseWrite()
+	if c.halfClose {
+		conn.(*net.TCPConn).CloseWrite()
+	}
 	var got []byte
 	for {
 		m, err := conn.Read(buf)
