@@ -288,7 +288,9 @@ func BenchmarkIPRecord(b *testing.B) {
 	const running, addrs = 10000, 1000
 	l := &ipLimits{addrs: map[[16]byte]*ipCount{}, nets: map[[16]byte]*ipCount{}, pids: map[int32]*ipCount{}}
 	limit := ipMax{20, "-C"}
-	addr := func(i int) netip.Addr { return netip.AddrFrom4([4]byte{10, 0, byte(i % addrs / 250), byte(i%addrs%250 + 1)}) }
+	addr := func(i int) netip.Addr {
+		return netip.AddrFrom4([4]byte{10, 0, byte(i % addrs / 250), byte(i%addrs%250 + 1)})
+	}
 	start := func(i, pid int) {
 		count, refused := l.reserve(addr(i), limit, ipMax{})
 		if refused != nil {
