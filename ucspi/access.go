@@ -13,9 +13,10 @@ import (
 
 // access decides what a connection gets, knowing nothing of accept or spawn:
 // it completes c with what the DNS and the peer's ident server say (as far as
-// the options ask), then follows the rules, then the per-IP limits. It returns
-// the rule's variables, or denied, or the failure that drops the connection. Steps that decide on a
-// connection before its program runs belong here.
+// the options ask), then follows the rules, then the per-IP limits. It
+// returns the rule's variables, or denied, or the failure that drops the
+// connection. Steps that decide on a connection before its program runs
+// belong here.
 func (s *Server) access(c *Description) (ruleVars []string, denied bool, fail *failure) {
 	c.LocalHost = s.LocalHost
 	if c.LocalHost == nil {
