@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"syscall"
 
 	"github.com/ucspi-go/ucspi/applets/internal/crlf"
 	"github.com/ucspi-go/ucspi/applets/internal/shelltext"
@@ -40,9 +39,7 @@ func scriptDial(s *Stdio, host, port string) (*os.File, int) {
 		Resolver:  dns.New(),
 		Warn:      s.Err,
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), dns.Timeout)
-	defer cancel()
-	conn, err := dial(ctx, c, host, port)
+	conn, err := dial(context.Background(), c, host, port)
 	if err == nil {
 		// Blocking, as the scripts' programs had it: each read is one system
 		// call, with no poller between the socket and the copy.
@@ -64,17 +61,33 @@ func printRemote(s *Stdio, args []string, port string) error {
 		return nil
 	}
 	defer conn.Close()
-	return delcrCatV(s.Out, conn)
+	return catWriteError(s, delcrCatV(s.Out, conn))
+}
+
+// catWriteError is how the scripts' cat ended when its output failed: its
+// message, exit 1.
+func catWriteError(s *Stdio, err error) error {
+	if err == nil {
+		return nil
+	}
+	fmt.Fprintf(s.Err, "cat: write error: %s\n", shelltext.Strerror(err))
+	return exit.Status(1)
 }
 
 // delcrCatV copies src to dst as delcr | cat -v would: CR LF becomes LF, then
 // every unprintable byte is shown in cat -v's notation. Reading stops quietly at
-// an error, as delcr exited 111 into a pipeline whose status was cat's.
+// an error, as delcr exited 111 into a pipeline whose status was cat's; a
+// failed write stops the copy and comes back, as it ended cat.
 func delcrCatV(dst io.Writer, src io.Reader) error {
 	var d crlf.Deleter
-	copyThrough(dst, src, func(out, in []byte) []byte { return shelltext.AppendCatV(out, d.Append(nil, in)) })
-	dst.Write(shelltext.AppendCatV(nil, d.Finish(nil)))
-	return nil
+	err := copyThrough(dst, src, func(out, in []byte) []byte { return shelltext.AppendCatV(out, d.Append(nil, in)) })
+	if errors.Is(err, errRead) {
+		err = nil
+	}
+	if rest := shelltext.AppendCatV(nil, d.Finish(nil)); err == nil && len(rest) > 0 {
+		_, err = dst.Write(rest)
+	}
+	return err
 }
 
 var errRead = errors.New("read")
@@ -106,24 +119,10 @@ func copyThrough(dst io.Writer, src io.Reader, convert func(dst, src []byte) []b
 	}
 }
 
-// capitalized is err's system message as the C library words it: "Connection
-// reset by peer" where Go says "connection reset by peer".
-func capitalized(err error) string {
-	var errno syscall.Errno
-	msg := err.Error()
-	if errors.As(err, &errno) {
-		msg = errno.Error()
-	}
-	if msg != "" && msg[0] >= 'a' && msg[0] <= 'z' {
-		msg = string(msg[0]-'a'+'A') + msg[1:]
-	}
-	return msg
-}
-
 // scriptOptions is the OPTIONS text of the sample clients.
 func scriptOptions(name string) string {
 	return name + " takes no options, as the 0.88 script took none: every argument is an operand."
 }
 
 // scriptEnvironment is the ENVIRONMENT of the sample clients.
-const scriptEnvironment = `$DNSCACHEIP names the DNS servers to ask for host's address, else those of /etc/resolv.conf (with /etc/hosts first), as for tcpclient.`
+const scriptEnvironment = `$DNSCACHEIP names the DNS servers to ask for host's address, else those of /etc/resolv.conf (/etc/hosts is never read); $DNSREWRITEFILE and $LOCALDOMAIN complete short names; as for tcpclient.`

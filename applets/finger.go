@@ -20,7 +20,7 @@ The user is sent as the 0.88 script's echo sent it: backslash escapes (\n, \t, \
 Not in 0.88: a host operand of the form user@host, with no user operand (or an empty one), asks host about user; a third operand names another port.`,
 			Options:     scriptOptions("finger@"),
 			Environment: scriptEnvironment,
-			ExitStatus:  `0, even when it cannot connect (tcpclient's messages say so on standard error), as the 0.88 script did, whose status was cat's.`,
+			ExitStatus:  `0, even when it cannot connect (tcpclient's messages say so on standard error), as the 0.88 script did, whose status was cat's; 1, with cat's message ("cat: write error: No space left on device"), when its output fails.`,
 			Examples: `Two ways to ask the same question:
 
   finger@ example.com alice
@@ -45,5 +45,5 @@ func finger(s *Stdio, args []string) error {
 	// A server that hangs up before reading the question still gets its answer
 	// printed, as addcr dying of SIGPIPE left delcr to run.
 	conn.Write(crlf.AppendAddCR(nil, shelltext.DashEcho(user, true)))
-	return delcrCatV(s.Out, conn)
+	return catWriteError(s, delcrCatV(s.Out, conn))
 }

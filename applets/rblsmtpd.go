@@ -111,7 +111,9 @@ func rblsmtpdFuse(args []string, getenv func(string) (string, bool)) (string, []
 	if v, _ := getenv("DNSCACHEIP"); v != os.Getenv("DNSCACHEIP") {
 		return "", nil, false
 	}
-	if o.verdict(getenv).Block {
+	// A lookup that failed for want of the server's descriptors is the real
+	// rblsmtpd's to make, with descriptors of its own.
+	if v := o.verdict(getenv); v.Block || v.Unsure {
 		return "", nil, false
 	}
 	return operands[0], operands, true
@@ -131,13 +133,13 @@ func seconds(n uint64) time.Duration {
 	return time.Duration(min(n, math.MaxUint32)) * time.Second
 }
 
-// lookupTimeout is $RBLSMTPD_DNS_TIMEOUT's setting in seconds (fractions allowed), else
-// dns.Timeout, djb's bound on one lookup.
+// lookupTimeout is $RBLSMTPD_DNS_TIMEOUT's setting in seconds (fractions
+// allowed), else 0: no bound but the time djb's retries take.
 func lookupTimeout(setting string) time.Duration {
-	if v, err := strconv.ParseFloat(setting, 64); err == nil && v > 0 && v < dns.Timeout.Seconds() {
+	if v, err := strconv.ParseFloat(setting, 64); err == nil && v > 0 && v < math.MaxInt64/float64(time.Second) {
 		return time.Duration(v * float64(time.Second))
 	}
-	return dns.Timeout
+	return 0
 }
 
 var rblsmtpdManual = Manual{
@@ -154,7 +156,7 @@ Failed lookups: with -C (the default) a failed -r lookup lists nobody and a fail
 NOTES
 
 0.88 used rbl.maps.vix.com when no -r was given; that list is long gone, and Debian's build, like this one, consults no list by default. Lists change their policies, and a dead list's zone may come to list everyone, so a built-in default would be a hazard: name the lists you use, with -r or with $RBLSMTPD_DEFAULT_BASE. The lookups run at once and their answers are read in command-line order, which decides as 0.88 did in the time of the slowest lookup rather than the sum.`,
-	Environment: `$RBLSMTPD and $TCPREMOTEIP as above. $DNSCACHEIP, a list of IP addresses, sends the DNS queries to those servers instead of the ones in /etc/resolv.conf. $RBLSMTPD_DNS_TIMEOUT bounds each lookup, in seconds (fractions allowed, default 60). $RBLSMTPD_DEFAULT_BASE, when set and no -r is given, is the list to consult (in either -r form), after the -a lists, as 0.88 consulted its built-in one.`,
+	Environment: `$RBLSMTPD and $TCPREMOTEIP as above. $DNSCACHEIP, one or more IP addresses (separated by dots, as djb's library reads it), sends the DNS queries to those servers instead of the ones in /etc/resolv.conf; /etc/hosts is never read. $RBLSMTPD_DNS_TIMEOUT bounds each lookup, in seconds (fractions allowed); by default a lookup takes as long as djb's DNS library would (it tries each server for 3, 11 and 45 seconds before giving up). $RBLSMTPD_DEFAULT_BASE, when set and no -r is given, is the list to consult (in either -r form), after the -a lists, as 0.88 consulted its built-in one.`,
 	ExitStatus:  `100 for a usage error, 111 when smtpd cannot be run ("rblsmtpd: fatal: unable to run smtpd: REASON"), 0 at the end of a conversation; otherwise smtpd's own.`,
 	Examples: `qmail's SMTP service, turning away the clients Spamhaus lists, except those the rules exempt with RBLSMTPD="":
 

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/ucspi-go/ucspi/applets/internal/shelltext"
 	"github.com/ucspi-go/ucspi/ucspi/exit"
 )
 
@@ -35,11 +36,10 @@ func tcpcat(s *Stdio, args []string) error {
 	defer conn.Close()
 	if err := copyThrough(s.Out, conn, nil); err != nil {
 		if errors.Is(err, errRead) {
-			fmt.Fprintf(s.Err, "cat: -: %s\n", capitalized(err))
-		} else {
-			fmt.Fprintf(s.Err, "cat: write error: %s\n", capitalized(err))
+			fmt.Fprintf(s.Err, "cat: -: %s\n", shelltext.Strerror(err))
+			return exit.Status(1)
 		}
-		return exit.Status(1)
+		return catWriteError(s, err)
 	}
 	return nil
 }

@@ -33,6 +33,7 @@ func init() {
 
 // clientOptions are tcpclient's options with 0.88's defaults.
 type clientOptions struct {
+	name        string // tcpclient or sslclient
 	four, six   bool
 	verbosity   int
 	delay       bool
@@ -44,11 +45,22 @@ type clientOptions struct {
 	localName   *string
 	infoTimeout uint64
 	iface       string
-	proxySend   int // --proxy-send: the PROXY header's version, 0 for none
+	proxySend   int // tcpclient --proxy-send: the PROXY header's version, 0 for none
 }
 
 func tcpclientSetup(fs *pflag.FlagSet) Runner {
-	o := clientOptions{verbosity: 1, delay: true, remoteHost: true, remoteInfo: true, timeout: connTimeout{2, 58}}
+	o := newClientOptions(fs, "tcpclient")
+	fs.Var(proxyVersion{&o.proxySend}, "proxy-send", "send a PROXY header of `version` 1 or 2 naming the inherited TCPREMOTEIP/PORT and TCPLOCALIP/PORT")
+	return func(s *Stdio, operands []string) error {
+		return o.run(s, func(errs io.Writer) error { return tcpclient(o, errs, operands) })
+	}
+}
+
+// newClientOptions defines tcpclient's options on fs, with 0.88's defaults,
+// for tcpclient or sslclient (name).
+func newClientOptions(fs *pflag.FlagSet, name string) *clientOptions {
+	o := &clientOptions{name: name, verbosity: 1, delay: true, remoteHost: true, remoteInfo: true, timeout: connTimeout{2, 58}}
+	vars := strings.ToUpper(name[:3]) // the variables' prefix: TCP or SSL
 	Choice(fs, &o.four, true, "ipv4", "4", "use IPv4 only")
 	Choice(fs, &o.six, true, "ipv6", "6", "look names up for IPv6 addresses too, and describe IPv4 connections in IPv6 form")
 	Choice(fs, &o.delay, true, "delay", "d", "leave the kernel's Nagle delay on (default)")
@@ -56,46 +68,49 @@ func tcpclientSetup(fs *pflag.FlagSet) Runner {
 	Choice(fs, &o.verbosity, 2, "verbose", "v", "report the connection on stderr")
 	Choice(fs, &o.verbosity, 0, "quiet", "q", "print no messages at all")
 	Choice(fs, &o.verbosity, 1, "errors", "Q", "print error messages (default)")
-	Choice(fs, &o.remoteHost, true, "remote-host", "h", "look up the remote host name for TCPREMOTEHOST (default)")
+	Choice(fs, &o.remoteHost, true, "remote-host", "h", "look up the remote host name for "+vars+"REMOTEHOST (default)")
 	Choice(fs, &o.remoteHost, false, "no-remote-host", "H", "do not look up the remote host name")
-	Choice(fs, &o.remoteInfo, true, "remote-info", "r", "ask the remote ident server for TCPREMOTEINFO (default)")
-	Choice(fs, &o.remoteInfo, false, "no-remote-info", "R", "do not ask for TCPREMOTEINFO")
+	Choice(fs, &o.remoteInfo, true, "remote-info", "r", "ask the remote ident server for "+vars+"REMOTEINFO (default)")
+	Choice(fs, &o.remoteInfo, false, "no-remote-info", "R", "do not ask for "+vars+"REMOTEINFO")
 	fs.StringVarP(&o.localIP, "local-ip", "i", "", "bind the socket to local address `localip`")
 	Number(fs, &o.localPort, 0, 65535, "local-port", "p", "bind the socket to local port `localport`")
 	fs.VarP(&o.timeout, "timeout-connect", "T", "`timeoutconn` is x+y: try each address for x seconds, then the slow ones again for y (default 2+58)")
-	fs.VarP(optionalString{&o.localName}, "local-name", "l", "set TCPLOCALHOST to `localname` instead of looking it up")
+	fs.VarP(optionalString{&o.localName}, "local-name", "l", "set "+vars+"LOCALHOST to `localname` instead of looking it up")
 	Number(fs, &o.infoTimeout, 26, math.MaxUint64, "timeout-info", "t", "give up on the ident server after `timeoutinfo` seconds")
 	fs.StringVarP(&o.iface, "interface", "I", "", "the `interface` of a link-local IPv6 address")
-	fs.Var(proxyVersion{&o.proxySend}, "proxy-send", "send a PROXY header of `version` 1 or 2 naming the inherited TCPREMOTEIP/PORT and TCPLOCALIP/PORT")
-	return func(s *Stdio, operands []string) error {
-		// 0.88 rejects a bad -i while still reading its options, before -q
-		// has silenced anything.
-		if _, ok := localAddress(o.localIP); !ok && o.localIP != "" {
-			return exit.Usage()
-		}
-		var errs io.Writer = s.Err
-		if o.verbosity == 0 {
-			errs = io.Discard
-		}
-		err := tcpclient(&o, errs, operands)
-		if o.verbosity == 0 {
-			return quiet(err)
-		}
-		return err
+	return o
+}
+
+// run runs a client with its messages going to errs, nowhere under -q.
+func (o *clientOptions) run(s *Stdio, client func(errs io.Writer) error) error {
+	// 0.88 rejects a bad -i while still reading its options, before -q
+	// has silenced anything.
+	if _, ok := localAddress(o.localIP); !ok && o.localIP != "" {
+		return exit.Usage()
 	}
+	var errs io.Writer = s.Err
+	if o.verbosity == 0 {
+		errs = io.Discard
+	}
+	err := client(errs)
+	if o.verbosity == 0 {
+		return quiet(err)
+	}
+	return err
 }
 
 // tcpclient connects and replaces itself with the program, in 0.88's order.
 func tcpclient(o *clientOptions, errs io.Writer, operands []string) error {
 	// The program gets the socket as descriptors 6 and 7: hold them now so
-	// the Go runtime's own descriptors cannot land there meanwhile.
-	holdDescriptors(6, 7)
+	// that nothing opened meanwhile (DNS sockets, the poller) lands there.
+	if err := claimDescriptors(6, 7); err != nil {
+		return exit.FatalSys(exit.Temporary, err, "unable to set up descriptor 6: ")
+	}
 	c := o.client(errs)
 	if len(operands) < 3 {
 		return exit.Usage()
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), dns.Timeout)
-	defer cancel()
+	ctx := context.Background()
 	conn, err := dial(ctx, c, operands[0], operands[1])
 	if err != nil {
 		return err
@@ -141,6 +156,7 @@ func (o *clientOptions) client(errs io.Writer) *ucspi.Client {
 		InfoTimeout: time.Duration(min(o.infoTimeout, 1<<31)) * time.Second,
 		Resolver:    dns.New(),
 		Warn:        errs,
+		Name:        o.name,
 	}
 	if o.localIP != "" {
 		c.Local, _ = localAddress(o.localIP)
@@ -194,23 +210,52 @@ func dial(ctx context.Context, c *ucspi.Client, host, port string) (*ucspi.Conne
 	return c.Connect(addrs, p)
 }
 
+// claimDescriptors holds fds for the connection: see holdDescriptors. When
+// one of them is already this process's own, opened before main (the Go
+// runtime keeps its cgroup files open, and they take 6 and 7 when 3 to 5 are
+// inherited open), it must not be replaced: ucspi starts again, in the same
+// process, with fds held across the exec, so that the new runtime's files land
+// elsewhere. (The old runtime's files are let go just before the exec.)
+func claimDescriptors(fds ...int) error {
+	if taken, err := holdDescriptors(fds...); !taken || err != nil {
+		return err
+	}
+	null, err := unix.Open("/dev/null", unix.O_RDONLY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return err
+	}
+	for _, fd := range fds {
+		if err := unix.Dup3(null, fd, 0); err != nil {
+			return err
+		}
+	}
+	return unix.Exec("/proc/self/exe", os.Args, os.Environ())
+}
+
 // holdDescriptors puts a close-on-exec placeholder on each of fds, closing
-// whatever was inherited there as 0.88 does, unless the Go runtime already
-// holds it.
-func holdDescriptors(fds ...int) {
+// whatever was inherited there, as 0.88's close(6); close(7), so that nothing
+// this process opens later can take them. A descriptor that is close-on-exec
+// already was not inherited (exec would have closed it): it is this process's
+// own and is left alone; taken reports that.
+func holdDescriptors(fds ...int) (taken bool, err error) {
 	for _, want := range fds {
 		if flags, err := unix.FcntlInt(uintptr(want), unix.F_GETFD, 0); err == nil && flags&unix.FD_CLOEXEC != 0 {
+			taken = true
 			continue
 		}
 		fd, err := unix.Socket(unix.AF_UNIX, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, 0)
 		if err != nil {
-			return
+			return taken, err
 		}
 		if fd != want {
-			unix.Dup3(fd, want, unix.O_CLOEXEC)
+			err = unix.Dup3(fd, want, unix.O_CLOEXEC)
 			unix.Close(fd)
+			if err != nil {
+				return taken, err
+			}
 		}
 	}
+	return taken, nil
 }
 
 // connTimeout is -T x+y, read like 0.88: digits, an optional "+", digits; a
@@ -236,7 +281,7 @@ func (p proxyVersion) String() string { return "" }
 func (p proxyVersion) Type() string   { return "version" }
 func (p proxyVersion) Set(s string) error {
 	if s != "1" && s != "2" {
-		return fmt.Errorf("%q is not a PROXY protocol version (1 or 2)", s)
+		return fmt.Errorf("not a PROXY protocol version (1 or 2): %s", s)
 	}
 	*p.target = int(s[0] - '0')
 	return nil
@@ -260,7 +305,7 @@ func (o optionalString) Set(s string) error {
 var tcpclientManual = Manual{
 	Description: `tcpclient connects to a TCP server on host at port, then runs program with descriptor 6 reading from the network and descriptor 7 writing to it, both blocking. It replaces itself with the program (same process id), so nothing sits between the program and the network. The program's environment describes the connection (see ENVIRONMENT).
 
-host may be a name, a dotted-quad IPv4 address (with or without brackets; "127.000.000.001" is 127.0.0.1), or an IPv6 address (with or without brackets). "0" and the empty string mean the local host, 127.0.0.1 (::1 under -6). A name stands for its IPv4 addresses, in a random order, as djb's DNS library shuffles them; under -6 for its IPv6 and IPv4 addresses, shuffled together. port may be a number from 0 to 65535 or a service name from /etc/services.
+host may be a name, a dotted-quad IPv4 address (with or without brackets; "127.000.000.001" is 127.0.0.1), or an IPv6 address (with or without brackets). "0" and the empty string mean the local host, 127.0.0.1 (::1 under -6). A name stands for its IPv4 addresses, in a random order, as djb's DNS library shuffles them; under -6 for its IPv6 addresses, then its IPv4 ones. As in 0.88, a name is first completed by the rules of /etc/dnsrewrite ($DNSREWRITEFILE), else by the domains of $LOCALDOMAIN or resolv.conf's search line (a name without a dot gets each in turn; one trailing dot is removed). port may be a number from 0 to 65535 or a service name from /etc/services.
 
 -T x+y sets the connection timeouts (default 2+58): tcpclient tries each address in turn for x seconds, reporting every address that refuses or fails; then it tries the addresses that timed out again, for y seconds each. A host with one address gets x+y seconds. There is no parallel "happy eyeballs" racing: the addresses are tried strictly one after the other, whatever their family.
 
@@ -271,7 +316,7 @@ Beyond 0.88: -4 uses IPv4 only. -6 behaves as ucspi-tcp-ipv6's tcpclient: "0" is
 Messages are 0.88's: "tcpclient: unable to connect to 127.0.0.1 port 16: connection refused" for each address that failed, "tcpclient: fatal: ..." when tcpclient cannot go on.`,
 	Environment: `The program gets tcpclient's environment, without the connection variables it inherited, plus those describing the connection as tcpserver would, seen from the client's side: PROTO, TCPLOCALIP, TCPLOCALPORT, TCPLOCALHOST, TCPREMOTEIP, TCPREMOTEPORT, TCPREMOTEHOST, TCPREMOTEINFO (the last two unset when unknown or not looked up).
 
-tcpclient reads $DNSCACHEIP (the DNS servers to ask, else those of /etc/resolv.conf, with /etc/hosts first) and $PATH (to find program).`,
+tcpclient reads $DNSCACHEIP (the DNS servers to ask, separated by dots, else those of /etc/resolv.conf; /etc/hosts is never read), $DNSREWRITEFILE and $LOCALDOMAIN (how host names are completed, as djb's library does) and $PATH (to find program).`,
 	ExitStatus: `100 for a usage error, 111 if it cannot connect or cannot run the program; otherwise the program's exit status is tcpclient's, since the program replaces it. A port above 65535 or an option value that is not a number is a usage error.`,
 	Examples: `Ask a web server for its front page, by hand:
 

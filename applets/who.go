@@ -11,7 +11,7 @@ func init() {
 The second operand, not in 0.88, names another port.`,
 			Options:     scriptOptions("who@"),
 			Environment: scriptEnvironment,
-			ExitStatus:  `0, even when it cannot connect (tcpclient's messages say so on standard error), as the 0.88 script did, whose status was cat's.`,
+			ExitStatus:  `0, even when it cannot connect (tcpclient's messages say so on standard error), as the 0.88 script did, whose status was cat's; 1, with cat's message ("cat: write error: No space left on device"), when its output fails.`,
 			Examples: `A systat service, and a look at it:
 
   tcpserver -RHl0 0 11 who &

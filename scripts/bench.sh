@@ -19,10 +19,20 @@
 #   chains   tcpserver running argv0 and rblsmtpd in front of the handler,
 #            ours (which does their work in-process) and Debian's, at 1 and
 #            8 in flight, and a spam flood: 100 listed clients beside 100
-#            unlisted ones against -c 40;
+#            unlisted ones against -c 40; and the handler alone under -h -p,
+#            a reverse and a forward lookup per connection;
 #   startup  how long argv0 /bin/true takes to start and exec: ours (the
 #            static binary, and the default make build), the Go floor
 #            (bench/gofloor) and Debian's C;
+#   tls      sslserver against stunnel4 (exec = okprog: a process per
+#            connection) and Debian's tcpserver -DRHl0 running tlswrapper
+#            (TLS 1.2 only, so ours at 1.2 too in that section), when
+#            installed: full handshakes (X25519) with an ECDSA P-256 and an
+#            RSA-2048 certificate at 1, 8 and 40 in flight in interleaved
+#            rounds, resumed handshakes, 100 MB from the program to the client,
+#            the server's memory per held connection (1,000 held), and its CPU
+#            per connection against plain tcpserver's and against the
+#            handshake alone (bench/tlsfloor);
 #   proxy    HAProxy in front of one server: ours with --proxy-from reading
 #            PROXY v2 and v1 headers, ours without PROXY and Debian's, at 8
 #            and 40 in flight (skipped when haproxy is not installed);
@@ -47,9 +57,11 @@
 #   STREAM_MB (256) and STREAM_ROUNDS (3); RULES_LINES (100000),
 #   RULES_ROUNDS (5), LOOKUPS (300); HOLD ("1000 10000"), ONTOP (1000);
 #   CHAIN_ROUNDS (3), CHAIN_N (600), FLOOD_N (1000), STARTUP_N (300);
+#   TLS_ROUNDS (3), TLS_N (500), TLS_LEVELS ("1 8 40"), TLS_MB (100),
+#   TLS_HOLD (1000), TLS_CPU_N (2000);
 #   IPREC_HOLD (10000) and IPREC_SOURCES (1000): the per-IP record's held
 #   connections and their addresses;
-#   STAGES ("servers load memory stream rules scale chains startup proxy
+#   STAGES ("servers load memory stream rules scale chains startup tls proxy
 #   iplimit reuseport"): which to run;
 #   UCSPI (the binary to measure; by default make static builds
 #   bin/ucspi-static), UCSPI_REF_DIR (/usr/bin);
@@ -74,9 +86,15 @@ CHAIN_ROUNDS=${CHAIN_ROUNDS:-3}
 CHAIN_N=${CHAIN_N:-600}
 FLOOD_N=${FLOOD_N:-1000}
 STARTUP_N=${STARTUP_N:-300}
+TLS_ROUNDS=${TLS_ROUNDS:-3}
+TLS_N=${TLS_N:-500}
+TLS_LEVELS=${TLS_LEVELS:-"1 8 40"}
+TLS_MB=${TLS_MB:-100}
+TLS_HOLD=${TLS_HOLD:-1000}
+TLS_CPU_N=${TLS_CPU_N:-2000}
 IPREC_HOLD=${IPREC_HOLD:-10000}
 IPREC_SOURCES=${IPREC_SOURCES:-1000}
-STAGES=${STAGES:-"servers load memory stream rules scale chains startup proxy iplimit reuseport"}
+STAGES=${STAGES:-"servers load memory stream rules scale chains startup tls proxy iplimit reuseport"}
 REF_DIR=${UCSPI_REF_DIR:-/usr/bin}
 
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -118,8 +136,8 @@ say "building ..."
 if [ -n "${build_static:-}" ]; then make -s static; fi
 [ -x "$UCSPI" ] || die "no $UCSPI (make static makes it)"
 ucspi=$(realpath "$UCSPI")
-for a in tcpserver tcprules tcprulescheck; do ln -s "$ucspi" "$work/$a"; done
-CGO_ENABLED=0 go build -o "$work/" ./bench/loadgen ./bench/holder ./bench/report ./bench/dnsd
+for a in tcpserver tcprules tcprulescheck sslserver; do ln -s "$ucspi" "$work/$a"; done
+CGO_ENABLED=0 go build -o "$work/" ./bench/loadgen ./bench/holder ./bench/report ./bench/dnsd ./bench/tlsfloor
 CGO_ENABLED=0 go build -trimpath -ldflags "-s -w" -o "$work/" ./bench/gofloor
 gcc -O2 -static -o "$work/okprog" bench/okprog.c
 gcc -O2 -o "$work/startup" bench/startup.c
@@ -156,11 +174,23 @@ has memory && total=$((total + nmemory))
 has stream && total=$((total + 1))
 has rules && total=$((total + RULES_ROUNDS * 4))
 has scale && total=$((total + 2 * (nhold + 2)))
-has chains && total=$((total + CHAIN_ROUNDS * 2 * 2 * 4 + 2))
+has chains && total=$((total + CHAIN_ROUNDS * 2 * 2 * 5 + 2))
 has startup && total=$((total + 1))
 has proxy && total=$((total + ROUNDS * 2 * 4))
 has iplimit && total=$((total + ROUNDS * 2 * 2 + 3))
 has reuseport && total=$((total + ROUNDS * 2))
+if has tls; then
+	tls_servers="ours"
+	command -v stunnel4 >/dev/null && tls_servers="$tls_servers stunnel"
+	tls12_servers="ours"
+	command -v tlswrapper >/dev/null && tls12_servers="$tls12_servers tlswrapper"
+	set -- $tls_servers
+	ntls=$#
+	set -- $tls_servers $tls12_servers
+	nruns=$#
+	set -- $TLS_LEVELS
+	total=$((total + TLS_ROUNDS * 2 * $# * nruns + 2 * ntls + 3))
+fi
 done=0
 step() {
 	done=$((done + 1))
@@ -200,6 +230,16 @@ start() {
 	floor) set -- "$work/spawnfloor" "$port" "$limit" "$@" ;;
 	tcpsvd) set -- tcpsvd -l 0 -c "$limit" "${b[@]}" 127.0.0.1 "$port" "$@" ;;
 	busybox) set -- busybox tcpsvd -l 0 -c "$limit" "${b[@]}" 127.0.0.1 "$port" "$@" ;;
+	# The TLS servers, with the certificate $tlskey.pem and its key.
+	sslserver) set -- env CERTFILE="$work/$tlskey.pem" KEYFILE="$work/$tlskey.key" \
+		"$work/sslserver" "${srvopts[@]}" -c "$limit" "${b[@]}" 127.0.0.1 "$port" "$@" ;;
+	stunnel)
+		printf 'foreground = yes\npid =\ndebug = 0\n[bench]\naccept = 127.0.0.1:%s\nexec = %s\nexecArgs = %s\ncert = %s\nkey = %s\n' \
+			"$port" "$1" "$(basename "$1") ${*:2}" "$work/$tlskey.pem" "$work/$tlskey.key" >"$work/stunnel.conf"
+		set -- stunnel4 "$work/stunnel.conf" ;;
+	tlswrapper) set -- "$REF_DIR/tcpserver" -DRHl0 -c "$limit" "${b[@]}" 127.0.0.1 "$port" \
+		tlswrapper -f "$work/$tlskey.keycert" "$@" ;;
+	tlsfloor) set -- "$work/tlsfloor" -addr "127.0.0.1:$port" -cert "$work/$tlskey.pem" -key "$work/$tlskey.key" ;;
 	*) die "no server named $impl" ;;
 	esac
 	setsid env "${srvenv[@]}" "$@" </dev/null >"$work/server.out" 2>"$work/server.err" &
@@ -239,6 +279,7 @@ load() {
 	sed 's/.* in flight: /    /' "$work/loadgen.err" >&2
 }
 
+holdopts=() # -tls for TLS servers
 # hold N [HOLDER-ARGS...]: a holder keeping N connections to $port open,
 # started and waited for (every handler running), its pid put in holders;
 # held_secs is how long opening them took.
@@ -246,7 +287,7 @@ nholders=0
 hold() {
 	nholders=$((nholders + 1))
 	local out=$work/holder.$nholders
-	"$work/holder" -addr "127.0.0.1:$port" -n "$1" -max 5m "${@:2}" >"$out" 2>&1 &
+	"$work/holder" "${holdopts[@]}" -addr "127.0.0.1:$port" -n "$1" -max 5m "${@:2}" >"$out" 2>&1 &
 	holders+=($!)
 	local i=0
 	while [ ! -s "$out" ]; do
@@ -483,11 +524,12 @@ if has chains; then
 		"rblsmtpd, RBLSMTPD empty") srvenv+=(RBLSMTPD=) prog=("$bin/rblsmtpd" -r bl.bench "$work/okprog") ;;
 		"rblsmtpd, not listed") prog=("$bin/rblsmtpd" -r bl.bench "$work/okprog") ;;
 		"qmail-like: -h -x rules, rblsmtpd") srvopts=(-R -h -l0 -x "$work/chain.cdb") prog=("$bin/rblsmtpd" -r bl.bench "$work/okprog") ;;
+		"-h -p: a reverse and a forward lookup") srvopts=(-R -h -p -l0) prog=("$work/okprog") ;;
 		esac
 	}
 	for round in $(seq "$CHAIN_ROUNDS"); do
 		for level in 1 8; do
-			for name in argv0 "rblsmtpd, RBLSMTPD empty" "rblsmtpd, not listed" "qmail-like: -h -x rules, rblsmtpd"; do
+			for name in argv0 "rblsmtpd, RBLSMTPD empty" "rblsmtpd, not listed" "qmail-like: -h -x rules, rblsmtpd" "-h -p: a reverse and a forward lookup"; do
 				for impl in ours debian; do
 					step "chains round $round/$CHAIN_ROUNDS: $impl, $name, $level in flight"
 					chain "$name" "$impl"
@@ -529,6 +571,103 @@ if has startup; then
 	done
 fi
 
+if has tls; then
+	# Fresh certificates, never committed: ECDSA P-256 and RSA-2048.
+	openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj /CN=localhost -days 2 \
+		-keyout "$work/ecdsa.key" -out "$work/ecdsa.pem" 2>/dev/null || die "openssl req failed"
+	openssl req -x509 -newkey rsa:2048 -nodes -subj /CN=localhost -days 2 \
+		-keyout "$work/rsa.key" -out "$work/rsa.pem" 2>/dev/null || die "openssl req failed"
+	for k in ecdsa rsa; do cat "$work/$k.key" "$work/$k.pem" >"$work/$k.keycert"; done
+	# Our server and stunnel with their defaults, TCP_NODELAY both, and the
+	# backlog stunnel listens with (4096: it has no limit like -c 40, so at 40
+	# in flight the tcpservers' default backlog of 20 would drop SYNs that
+	# stunnel takes). The client reads to the end before closing (tlswrapper
+	# cuts the program short when the client's close_notify comes first).
+	srvopts=(-R -H -l0)
+	tlsload=(-tls -halfclose=false)
+	for round in $(seq "$TLS_ROUNDS"); do
+		for tlskey in ecdsa rsa; do
+			cert="ECDSA P-256"
+			[ $tlskey = rsa ] && cert="RSA-2048"
+			for level in $TLS_LEVELS; do
+				for impl in $tls_servers; do
+					step "tls round $round/$TLS_ROUNDS: $impl, $cert, $level in flight"
+					server=$impl
+					[ $impl = ours ] && server=sslserver
+					start "$server" 40 4096 "$work/okprog"
+					load "TLS: connections per second, $cert" "$level in flight" "$impl" "${tlsload[@]}" -n "$TLS_N" -c "$level"
+					stop
+				done
+				for impl in $tls12_servers; do
+					step "tls round $round/$TLS_ROUNDS: $impl at TLS 1.2, $cert, $level in flight"
+					server=$impl
+					[ $impl = ours ] && server=sslserver
+					start "$server" 40 4096 "$work/okprog"
+					load "TLS 1.2: connections per second, $cert" "$level in flight" "$impl" "${tlsload[@]}" -tls12 -n "$TLS_N" -c "$level"
+					stop
+				done
+			done
+		done
+	done
+	tlskey=ecdsa
+	for impl in $tls_servers; do
+		server=$impl
+		[ $impl = ours ] && server=sslserver
+		step "tls: $impl, resumed handshakes, and $TLS_MB MB to the client"
+		start "$server" 40 4096 "$work/okprog"
+		load "TLS: resumed handshakes per second, ECDSA P-256" "8 in flight" "$impl" "${tlsload[@]}" -resume -n "$TLS_N" -c 8
+		stop
+		head -c $((TLS_MB * 1000000)) /dev/zero >"$work/stream.bin"
+		start "$server" 40 4096 /bin/cat "$work/stream.bin"
+		timeout 300 "$work/loadgen" -addr "127.0.0.1:$port" "${tlsload[@]}" -expect - -warmup 0 -n 3 -c 1 >"$work/stream.json" 2>/dev/null || :
+		mbs=$(sed -n 's/.*"mb_per_s":\([0-9.e+-]*\).*/\1/p' "$work/stream.json")
+		[ -n "$mbs" ] && emit "TLS: $TLS_MB MB from the program to the client (MB/s)" "one connection" "$impl" "$mbs"
+		stop
+		step "tls: $impl, $TLS_HOLD connections held"
+		start "$server" $((TLS_HOLD + 100)) 256 "$work/okprog" hold
+		sleep 0.3
+		pss() { # the PSS of the server's own processes (not okprog), kB
+			for p in $(pgrep -g "$srvpid"); do
+				[ "$(cat "/proc/$p/comm")" = okprog ] && continue
+				awk '/^Pss:/ { print $2 }' "/proc/$p/smaps_rollup"
+			done | awk '{ s += $1 } END { print s + 0 }'
+		}
+		m0=$(pss)
+		holdopts=(-tls)
+		hold "$TLS_HOLD"
+		sleep 0.5
+		m1=$(pss)
+		emit "TLS: memory, $TLS_HOLD connections held" "server memory per held connection (bytes of PSS)" "$impl" $(((m1 - m0) * 1024 / TLS_HOLD))
+		unhold
+		holdopts=()
+		stop
+	done
+	# Server CPU per connection: sslserver, plain tcpserver, and the
+	# handshake alone in Go (bench/tlsfloor), each over TLS_CPU_N
+	# connections at 8 in flight.
+	declare -A cpus=()
+	for impl in ours tcpserver tlsfloor; do
+		step "tls: server CPU per connection, $impl"
+		server=$impl opts=("${tlsload[@]}")
+		case $impl in
+		ours) server=sslserver ;;
+		tcpserver) server=ours opts=() ;;
+		esac
+		start "$server" 40 4096 "$work/okprog"
+		c0=$(cpu "$srvpid")
+		"$work/loadgen" -addr "127.0.0.1:$port" "${opts[@]}" -warmup 0 -n "$TLS_CPU_N" -c 8 >/dev/null 2>&1 || :
+		c1=$(cpu "$srvpid")
+		stop
+		cpus[$impl]=$(awk -v n="$TLS_CPU_N" -v t=$((c1 - c0)) -v hz="$hz" 'BEGIN { printf "%.1f", t / hz * 1e6 / n }')
+	done
+	sec="TLS: server CPU per connection (us), ECDSA P-256"
+	emit "$sec" "8 in flight" ours "${cpus[ours]}"
+	emit "$sec" "8 in flight" tcpserver "${cpus[tcpserver]}"
+	emit "$sec" "8 in flight" "handshake alone" "${cpus[tlsfloor]}"
+	emit "$sec" "8 in flight" "ours minus handshake" "$(awk -v a="${cpus[ours]}" -v b="${cpus[tlsfloor]}" 'BEGIN { printf "%.1f", a - b }')"
+	srvopts=(-R -H -l0)
+fi
+
 # listening PORT COUNT: wait until COUNT sockets listen on PORT.
 listening() {
 	local i=0
@@ -564,7 +703,7 @@ if has proxy; then
 					listening "$port" 1
 					n=$N
 					[ "$level" -ge 40 ] && n=$N40
-					load "Behind HAProxy: connections per second" "$level in flight" "$impl" -n "$n" -c "$level" -keep-open
+					load "Behind HAProxy: connections per second" "$level in flight" "$impl" -n "$n" -c "$level" -halfclose=false
 					kill -TERM -- "-${others[-1]}" 2>/dev/null || :
 					wait "${others[-1]}" 2>/dev/null || :
 					unset 'others[-1]'
@@ -649,7 +788,7 @@ fi
 say "[$(($(date +%s) - began))s] done; the report:"
 mkdir -p build
 cp "$results" build/bench-results.jsonl
-config="IPREC_HOLD=$IPREC_HOLD IPREC_SOURCES=$IPREC_SOURCES CHAIN_ROUNDS=$CHAIN_ROUNDS CHAIN_N=$CHAIN_N FLOOD_N=$FLOOD_N STARTUP_N=$STARTUP_N ROUNDS=$ROUNDS N=$N LEVELS='$LEVELS' SERVERS='$SERVERS' LOAD_N=$LOAD_N BACKLOG_N=$BACKLOG_N STREAM_MB=$STREAM_MB STREAM_ROUNDS=$STREAM_ROUNDS RULES_LINES=$RULES_LINES RULES_ROUNDS=$RULES_ROUNDS LOOKUPS=$LOOKUPS HOLD='$HOLD' ONTOP=$ONTOP"
+config="IPREC_HOLD=$IPREC_HOLD IPREC_SOURCES=$IPREC_SOURCES TLS_ROUNDS=$TLS_ROUNDS TLS_N=$TLS_N TLS_LEVELS='$TLS_LEVELS' TLS_MB=$TLS_MB TLS_HOLD=$TLS_HOLD TLS_CPU_N=$TLS_CPU_N CHAIN_ROUNDS=$CHAIN_ROUNDS CHAIN_N=$CHAIN_N FLOOD_N=$FLOOD_N STARTUP_N=$STARTUP_N ROUNDS=$ROUNDS N=$N LEVELS='$LEVELS' SERVERS='$SERVERS' LOAD_N=$LOAD_N BACKLOG_N=$BACKLOG_N STREAM_MB=$STREAM_MB STREAM_ROUNDS=$STREAM_ROUNDS RULES_LINES=$RULES_LINES RULES_ROUNDS=$RULES_ROUNDS LOOKUPS=$LOOKUPS HOLD='$HOLD' ONTOP=$ONTOP"
 "$work/report" -out "$OUT_MD" -readme "$README" -config "$config" -load "$load0" \
 	-took "$(($(date +%s) - began))s" -version "$(git describe --always --dirty 2>/dev/null || echo unknown)" \
 	"$results"

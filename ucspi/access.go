@@ -5,10 +5,10 @@ import (
 	"errors"
 	"io/fs"
 	"net/netip"
+	"slices"
 	"time"
 
 	"github.com/ucspi-go/ucspi/cdbrules"
-	"github.com/ucspi-go/ucspi/ucspi/dns"
 )
 
 // access decides what a connection gets, knowing nothing of accept or spawn:
@@ -29,14 +29,15 @@ func (s *Server) access(c *Description) (ruleVars []string, denied bool, fail *f
 		}
 	}
 	if s.RemoteInfo && (c.Proxy == nil || !c.Proxy.Carried()) { // ident cannot reach a balancer's client
-		if info, err := RemoteInfo(c.Local, c.Remote, s.identTimeout()); err == nil {
+		info, err := whenDescriptors(func() (string, error) { return RemoteInfo(c.Local, c.Remote, s.identTimeout()) })
+		if err == nil {
 			c.RemoteInfo = &info
 		}
 	}
 	if s.Rules == "" {
 		return nil, s.limitIP(c, nil), nil
 	}
-	d, err := cdbrules.LookupFile(s.Rules, s.peer(c))
+	d, err := whenDescriptors(func() (cdbrules.Decision, error) { return cdbrules.LookupFile(s.Rules, s.peer(c)) })
 	switch {
 	case err != nil && s.AllowNoRules && errors.Is(err, fs.ErrNotExist):
 		return nil, s.limitIP(c, nil), nil
@@ -64,30 +65,23 @@ func (s *Server) peer(c *Description) cdbrules.Peer {
 // name is the first PTR name for ip, nil when there is none or the lookup
 // fails, as 0.88 leaves the variable unset then.
 func (s *Server) name(ip netip.Addr) *string {
-	ctx, cancel := context.WithTimeout(context.Background(), dns.Timeout)
-	defer cancel()
-	if name, err := dns.Name(ctx, s.dns, ip); err == nil && name != "" {
+	name, err := whenDescriptors(func() (string, error) { return s.dns.Name(context.Background(), ip) })
+	if err == nil && name != "" {
 		return &name
 	}
 	return nil
 }
 
-// mapsBack is -p's check: one of name's addresses is ip.
+// mapsBack is -p's check: one of name's addresses is ip (asked as dns_ip4
+// asks, so a name that reads as an IPv4 literal is compared without a
+// question).
 func (s *Server) mapsBack(name string, ip netip.Addr) bool {
-	ctx, cancel := context.WithTimeout(context.Background(), dns.Timeout)
-	defer cancel()
-	ip = ip.Unmap()
-	network := "ip6"
-	if ip.Is4() {
-		network = "ip4"
+	lookup := s.dns.IP6
+	if ip = ip.Unmap(); ip.Is4() {
+		lookup = s.dns.IP4
 	}
-	addrs, _ := dns.Addrs(ctx, s.dns, network, name)
-	for _, a := range addrs {
-		if a == ip {
-			return true
-		}
-	}
-	return false
+	addrs, _ := whenDescriptors(func() ([]netip.Addr, error) { return lookup(context.Background(), name) })
+	return slices.Contains(addrs, ip)
 }
 
 func (s *Server) identTimeout() time.Duration {

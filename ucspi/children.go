@@ -37,7 +37,7 @@ func (c *children) status() {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.log.verbose() {
-		c.log.write(appendStatus(nil, c.n, c.limit))
+		c.log.write(c.log.appendStatus(nil, c.n, c.limit))
 	}
 }
 
@@ -56,7 +56,7 @@ func (c *children) add() {
 	c.mu.Lock()
 	c.n++
 	if c.log.verbose() {
-		c.log.write(appendStatus(nil, c.n, c.limit))
+		c.log.write(c.log.appendStatus(nil, c.n, c.limit))
 	}
 	c.mu.Unlock()
 }
@@ -70,8 +70,8 @@ func (c *children) drop(lines []byte, wstat uint32) {
 		c.n--
 	}
 	if c.log.verbose() {
-		lines = appendEnd(lines, 0, wstat)
-		lines = appendStatus(lines, c.n, c.limit)
+		lines = c.log.appendEnd(lines, 0, wstat)
+		lines = c.log.appendStatus(lines, c.n, c.limit)
 	}
 	c.log.write(lines)
 	c.room.Broadcast()
@@ -86,7 +86,7 @@ func (c *children) forkFailed(lines []byte) {
 		c.n--
 	}
 	if c.log.verbose() {
-		lines = appendStatus(lines, c.n, c.limit)
+		lines = c.log.appendStatus(lines, c.n, c.limit)
 	}
 	c.log.write(lines)
 	c.room.Broadcast()
@@ -114,8 +114,8 @@ func (c *children) reap(sigchld <-chan os.Signal) {
 				c.n--
 			}
 			if c.log.verbose() {
-				b = appendEnd(b, pid, uint32(ws))
-				b = appendStatus(b, c.n, c.limit)
+				b = c.log.appendEnd(b, pid, uint32(ws))
+				b = c.log.appendStatus(b, c.n, c.limit)
 			}
 		}
 		c.log.write(b)

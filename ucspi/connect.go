@@ -1,14 +1,12 @@
 package ucspi
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"io"
-	"math/rand/v2"
-	"net"
 	"net/netip"
-	"strings"
 	"syscall"
 	"time"
 
@@ -45,11 +43,13 @@ type Client struct {
 	RemoteInfo  bool          // -r: ask the remote ident server
 	InfoTimeout time.Duration // -t
 
-	Resolver *net.Resolver
+	Resolver *dns.Resolver
 	// Warn receives the line for each address that could not be reached
 	// ("unable to connect to 127.0.0.1 port 16: connection refused"); nil
 	// drops them.
 	Warn io.Writer
+	// Name starts Warn's lines: "tcpclient" when empty, or "sslclient".
+	Name string
 }
 
 // Connection is an established connection: a non-blocking, close-on-exec
@@ -60,12 +60,13 @@ type Connection struct {
 }
 
 // Addrs returns the addresses host stands for, in the order Connect should try
-// them. "" and "0" are the local host. A name made only of digits, dots and
-// brackets is read as djb's dns_ip4 reads it: every dot ends a byte (taken
-// modulo 256), brackets are skipped, and each four bytes make one address, so
-// "127.000.000.001" and "[127.0.0.1]" are 127.0.0.1. A name with a colon is
-// an IPv6 literal, bracketed or not. Anything else is looked up in the DNS and
-// its addresses shuffled, as djb's dns_sortip shuffles them.
+// them. "" and "0" are the local host. A name with a colon is an IPv6
+// literal, bracketed or not. Any other name is completed as djb's
+// dns_ip4_qualify completes it (the rules of /etc/dnsrewrite, $LOCALDOMAIN or
+// resolv.conf's search line), then read as dns_ip4 reads it: digits, dots and
+// brackets make IPv4 addresses ("127.000.000.001" and "[127.0.0.1]" are
+// 127.0.0.1), other names are looked up in the DNS (A records; under -6 AAAA
+// then A), each family in djb's random order.
 func (c *Client) Addrs(ctx context.Context, host string) ([]netip.Addr, error) {
 	if host == "" || host == "0" {
 		if c.Six && !c.IPv4Only {
@@ -73,114 +74,21 @@ func (c *Client) Addrs(ctx context.Context, host string) ([]netip.Addr, error) {
 		}
 		return []netip.Addr{netip.AddrFrom4([4]byte{127, 0, 0, 1})}, nil
 	}
-	noAddress := exit.Fatal(exit.Temporary, "no IP address for ", host)
-	if strings.Contains(host, ":") {
-		ip, err := netip.ParseAddr(strings.TrimSuffix(strings.TrimPrefix(host, "["), "]"))
-		if err != nil || (c.IPv4Only && !ip.Unmap().Is4()) {
-			return nil, noAddress
-		}
-		if ip.Is4In6() {
-			ip = ip.Unmap()
-		}
-		return []netip.Addr{ip}, nil
+	fam := v4Names
+	switch {
+	case c.IPv4Only:
+		fam = v4Only
+	case c.Six:
+		fam = v6First
 	}
-	// djb's resolver drops one trailing dot before anything else.
-	name := strings.TrimSuffix(host, ".")
-	if addrs, literal := dottedQuads(name); literal {
-		if len(addrs) == 0 {
-			return nil, noAddress
-		}
-		return addrs, nil
-	}
-	if !validName(name) {
-		return nil, exit.FatalSys(exit.Temporary, syscall.EPROTO, "temporarily unable to figure out IP address for ", host, ": ")
-	}
-	networks := []string{"ip4"}
-	if c.Six && !c.IPv4Only {
-		networks = []string{"ip6", "ip4"}
-	}
-	var addrs []netip.Addr
-	var failed error
-	for _, network := range networks {
-		found, err := dns.Addrs(ctx, c.resolver(), network, host)
-		if err != nil && !dns.NotFound(err) {
-			failed = err
-		}
-		addrs = append(addrs, found...)
-	}
-	if failed != nil && len(addrs) == 0 {
-		return nil, exit.Fatal(exit.Temporary, "temporarily unable to figure out IP address for ", host, ": ", lookupReason(failed))
-	}
-	if len(addrs) == 0 {
-		return nil, noAddress
-	}
-	rand.Shuffle(len(addrs), func(i, j int) { addrs[i], addrs[j] = addrs[j], addrs[i] })
-	return addrs, nil
+	return hostAddrs(ctx, c.resolver(), host, true, fam)
 }
 
-func (c *Client) resolver() *net.Resolver {
+func (c *Client) resolver() *dns.Resolver {
 	if c.Resolver == nil {
 		c.Resolver = dns.New()
 	}
 	return c.Resolver
-}
-
-// dottedQuads reads name the way dns_ip4 does when it holds nothing but digits,
-// dots and brackets; literal is false when it holds anything else.
-func dottedQuads(name string) (addrs []netip.Addr, literal bool) {
-	var bytes []byte
-	var code byte
-	for i := 0; i <= len(name); i++ {
-		ch := byte('.')
-		if i < len(name) {
-			ch = name[i]
-		}
-		switch {
-		case ch == '[' || ch == ']':
-		case ch == '.':
-			bytes = append(bytes, code)
-			code = 0
-		case ch >= '0' && ch <= '9':
-			code = code*10 + ch - '0'
-		default:
-			return nil, false
-		}
-	}
-	for ; len(bytes) >= 4; bytes = bytes[4:] {
-		addrs = append(addrs, netip.AddrFrom4([4]byte(bytes[:4])))
-	}
-	return addrs, true
-}
-
-// validName is what djb's dns_domain_fromdot accepts: labels of at most 63
-// bytes, 255 bytes in all. A longer name is a protocol error before any
-// question is asked.
-func validName(name string) bool {
-	total := 1
-	for label := range strings.SplitSeq(name, ".") {
-		if len(label) > 63 {
-			return false
-		}
-		if label != "" {
-			total += len(label) + 1
-		}
-	}
-	return total <= 255
-}
-
-// lookupReason words a failed lookup as djb's error_str would: the system
-// error when there is one, "timed out" when the servers kept silent, else
-// "temporary failure".
-func lookupReason(err error) string {
-	var errno syscall.Errno
-	var de *net.DNSError
-	switch {
-	case errors.As(err, &errno):
-		return exit.Reason(errno)
-	case errors.As(err, &de) && de.IsTimeout:
-		return exit.Reason(syscall.ETIMEDOUT)
-	}
-	return exit.Reason(syscall.EAGAIN)
 }
 
 // Connect tries addrs in order as 0.88 does: each for Timeout[0] seconds,
@@ -208,7 +116,7 @@ func (c *Client) Connect(addrs []netip.Addr, port uint16) (*Connection, error) {
 				continue
 			}
 			if c.Warn != nil {
-				fmt.Fprintf(c.Warn, "tcpclient: unable to connect to %s port %d: %s\n", IPText(ip), port, exit.Reason(err))
+				fmt.Fprintf(c.Warn, "%s: unable to connect to %s port %d: %s\n", cmp.Or(c.Name, "tcpclient"), IPText(ip), port, exit.Reason(err))
 			}
 		}
 		addrs = again
@@ -259,19 +167,7 @@ func (c *Client) sockaddr(ip netip.Addr, port uint16, six bool) unix.Sockaddr {
 	if ip.Is4() {
 		ip = netip.AddrFrom16(ip.As16())
 	}
-	sa := &unix.SockaddrInet6{Port: int(port), Addr: ip.As16()}
-	iface := c.Interface
-	if iface == "" {
-		iface = ip.Zone()
-	}
-	if iface != "" {
-		if ifi, err := net.InterfaceByName(iface); err == nil {
-			sa.ZoneId = uint32(ifi.Index)
-		} else if n, err := fmt.Sscan(iface, &sa.ZoneId); n != 1 || err != nil {
-			sa.ZoneId = 0
-		}
-	}
-	return sa
+	return &unix.SockaddrInet6{Port: int(port), Addr: ip.As16(), ZoneId: scopeID(ip, c.Interface)}
 }
 
 // connectWithin is djb's timeoutconn: a non-blocking connect, then a wait for
@@ -320,28 +216,16 @@ func (c *Client) established(fd int) (*Connection, error) {
 		unix.SetsockoptInt(fd, unix.IPPROTO_TCP, unix.TCP_NODELAY, 1) // if it fails, bummer (0.88)
 	}
 	conn := &Connection{FD: fd}
-	sa, err := unix.Getsockname(fd)
-	if err != nil {
+	var err error
+	if conn.Local, _, err = sockName(fd); err != nil {
 		unix.Close(fd)
 		return nil, exit.FatalSys(exit.Temporary, err, "unable to get local address: ")
 	}
-	conn.Local = addrPort(sa)
-	if sa, err = unix.Getpeername(fd); err != nil {
+	if conn.Remote, _, err = peerName(fd); err != nil {
 		unix.Close(fd)
 		return nil, exit.FatalSys(exit.Temporary, err, "unable to get remote address: ")
 	}
-	conn.Remote = addrPort(sa)
 	return conn, nil
-}
-
-func addrPort(sa unix.Sockaddr) netip.AddrPort {
-	switch a := sa.(type) {
-	case *unix.SockaddrInet4:
-		return netip.AddrPortFrom(netip.AddrFrom4(a.Addr), uint16(a.Port))
-	case *unix.SockaddrInet6:
-		return netip.AddrPortFrom(netip.AddrFrom16(a.Addr), uint16(a.Port))
-	}
-	return netip.AddrPort{}
 }
 
 // Environment returns what the program learns about conn: the UCSPI variables
@@ -377,8 +261,8 @@ func (c *Client) RemoteIPText(conn *Connection) string {
 // hostName is what djb's dns_name4 gives for ip: its first PTR name, "" when
 // the DNS says it has none, nil (unknown) when the lookup failed.
 func (c *Client) hostName(ctx context.Context, ip netip.Addr) *string {
-	name, err := dns.Name(ctx, c.resolver(), ip)
-	if err != nil && !dns.NotFound(err) {
+	name, err := c.resolver().Name(ctx, ip)
+	if err != nil {
 		return nil
 	}
 	return Known(name)

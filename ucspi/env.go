@@ -22,6 +22,9 @@ type Description struct {
 	// Force6 is tcpserver -6: the IPv6 view even for an IPv4 peer, PROTO=TCP6
 	// and IPv4-mapped addresses in the TCP* variables too.
 	Force6 bool
+	// TLS is "PROTOCOL:CIPHER" once sslserver's handshake is done, for its
+	// -V log line; "" otherwise.
+	TLS string
 	// Proxy is what a trusted balancer's PROXY header said (tcpserver
 	// --proxy-from), for the PROXY* variables; nil without one.
 	Proxy *Proxied

@@ -89,11 +89,10 @@ func Inherited(fd int, backlog uint64, relisten bool) (*Listener, error) {
 		return nil, exit.FatalSys(exit.Temporary, err, "unable to listen: ")
 	}
 	l := &Listener{fd: fd, inet6: domain == syscall.AF_INET6}
-	sa, err := syscall.Getsockname(fd)
-	if err != nil {
+	var err error
+	if l.Addr, _, err = sockName(fd); err != nil {
 		return nil, exit.FatalSys(exit.Temporary, err, "unable to get local address: ")
 	}
-	l.Addr, _ = sockAddr(sa)
 	if relisten {
 		if err := syscall.Listen(fd, int(min(backlog, 1<<30))); err != nil {
 			return nil, exit.FatalSys(exit.Temporary, err, "unable to listen: ")

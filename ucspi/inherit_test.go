@@ -181,16 +181,6 @@ func TestListenFDRefusals(t *testing.T) {
 	}
 }
 
-func exitCode(err error) int {
-	if e, ok := err.(*exec.ExitError); ok {
-		return e.ExitCode()
-	}
-	if err != nil {
-		return -1
-	}
-	return 0
-}
-
 func TestSystemd(t *testing.T) {
 	ours := reftest.Ours(t, "tcpserver")
 	f, port := listening(t, "tcp4", "127.0.0.1:0")

@@ -250,7 +250,7 @@ func (s *Server) refuse(fd int, c *Description, b []byte) []byte {
 		return b
 	}
 	if s.log.verbose() {
-		b = append(b, "tcpserver: limit 0 "...)
+		b = append(s.log.appendName(b), "limit 0 "...)
 		b = append(b, s.remoteText(c.Remote)...)
 		b = append(b, ' ')
 		b = strconv.AppendUint(b, r.count, 10)

@@ -1,12 +1,11 @@
 package ucspi
 
 import (
-	"bufio"
 	"context"
-	"net"
 	"net/netip"
 	"os"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"unsafe"
 
@@ -40,15 +39,14 @@ var servicesFile = "/etc/services"
 
 // service is getservbyname(name, "tcp") reading file: the port of the tcp entry
 // whose name or alias is name, exactly (case matters, as in the C library).
+// Lines may be of any length, as the C library reads them.
 func service(file, name string) (uint16, bool) {
-	f, err := os.Open(file)
+	data, err := os.ReadFile(file)
 	if err != nil {
 		return 0, false
 	}
-	defer f.Close()
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		line, _, _ := strings.Cut(sc.Text(), "#")
+	for line := range strings.Lines(string(data)) {
+		line, _, _ = strings.Cut(line, "#")
 		fields := strings.Fields(line)
 		if len(fields) < 2 {
 			continue
@@ -74,63 +72,24 @@ func service(file, name string) (uint16, bool) {
 // Host finds the address tcpserver binds for its host argument: "0" or "" is
 // every IPv4 address, as under 0.88 (a host swapping Debian's package for ours
 // must not start serving IPv6, where its firewall may have no rules; "::" asks
-// for both families); a name made of
-// digits, dots and brackets is an IPv4 address read the way djb's dns_ip4 reads
-// it ("127.000.000.001" is 127.0.0.1); a name with colons is an IPv6 address,
-// brackets and "%zone" allowed; anything else is looked up in the DNS, its first
-// IPv4 address preferred as under 0.88, else its first IPv6 one.
-func Host(ctx context.Context, r *net.Resolver, host string, ipv4Only bool) (netip.Addr, error) {
+// for both families); a name with colons is an IPv6 address, brackets and
+// "%zone" allowed; a name made of digits, dots and brackets is an IPv4 address
+// read the way djb's dns_ip4 reads it ("127.000.000.001" is 127.0.0.1);
+// anything else is looked up in the DNS, its IPv4 addresses (in djb's random
+// order) preferred as under 0.88, else its IPv6 ones.
+func Host(r *dns.Resolver, host string, ipv4Only bool) (netip.Addr, error) {
 	if host == "" || host == "0" {
 		return netip.IPv4Unspecified(), nil
 	}
-	if ip, literal := djbIPv4(host); literal {
-		if !ip.IsValid() {
-			return ip, exit.Fatal(exit.Temporary, "no IP address for ", host)
-		}
-		return ip, nil
-	}
-	if strings.Contains(host, ":") {
-		literal := host
-		if strings.HasPrefix(literal, "[") && strings.HasSuffix(literal, "]") {
-			literal = literal[1 : len(literal)-1]
-		}
-		ip, err := netip.ParseAddr(literal)
-		if err != nil || (ipv4Only && !ip.Unmap().Is4()) {
-			return netip.Addr{}, exit.Fatal(exit.Temporary, "no IP address for ", host)
-		}
-		return ip.Unmap(), nil
-	}
-	if !validName(host) {
-		// djb's resolver refuses such a name before asking anyone.
-		return netip.Addr{}, exit.FatalSys(exit.Temporary, syscall.EPROTO,
-			"temporarily unable to figure out IP address for ", host, ": ")
-	}
-	networks := []string{"ip4", "ip6"}
+	fam := v4First
 	if ipv4Only {
-		networks = networks[:1]
+		fam = v4Only
 	}
-	for _, network := range networks {
-		addrs, err := dns.Addrs(ctx, r, network, host)
-		if err != nil && !dns.NotFound(err) {
-			return netip.Addr{}, exit.Fatal(exit.Temporary,
-				"temporarily unable to figure out IP address for ", host, ": ", lookupReason(err))
-		}
-		if len(addrs) > 0 {
-			return addrs[0], nil
-		}
+	addrs, err := hostAddrs(context.Background(), r, host, false, fam)
+	if err != nil {
+		return netip.Addr{}, err
 	}
-	return netip.Addr{}, exit.Fatal(exit.Temporary, "no IP address for ", host)
-}
-
-// djbIPv4 reads host as dns_ip4 does when it holds only digits, dots and
-// brackets (see dottedQuads): the first address, or none when there are fewer
-// than four bytes.
-func djbIPv4(host string) (ip netip.Addr, literal bool) {
-	addrs, literal := dottedQuads(host)
-	if len(addrs) == 0 {
-		return netip.Addr{}, literal
-	}
-	return addrs[0], true
+	return addrs[0], nil
 }
 
 // Listener is tcpserver's listening socket. It is non-blocking and waits in
@@ -139,11 +98,12 @@ func djbIPv4(host string) (ip netip.Addr, literal bool) {
 // to another thread at every connection); what it accepts is blocking all the
 // same, accept4 giving new sockets their own flags.
 type Listener struct {
-	fd    int
-	file  *os.File
-	raw   syscall.RawConn
-	Addr  netip.AddrPort // the bound address; its port is the real one for port 0
-	inet6 bool
+	fd     int
+	file   *os.File
+	raw    syscall.RawConn
+	Addr   netip.AddrPort // the bound address; its port is the real one for port 0
+	inet6  bool
+	closed atomic.Bool // Close was called: Accept's failures are the end
 
 	// Accept's results, set by accept from inside raw.Read.
 	sa       syscall.RawSockaddrAny
@@ -152,11 +112,10 @@ type Listener struct {
 	accept   func(uintptr) bool
 }
 
-// Listen binds ip:port (with SO_REUSEADDR, as 0.88) and listens. The IPv6
-// wildcard accepts IPv4 peers too; where the kernel has no IPv6 it falls back
-// to the IPv4 wildcard. iface is the -I interface for a link-local address;
-// reusePort (--reuse-port) sets SO_REUSEPORT, so that several servers may
-// listen on the port, the kernel spreading connections over them.
+// Listen binds ip:port (with SO_REUSEADDR, as 0.88, and SO_REUSEPORT if
+// reusePort) and listens. The IPv6 wildcard accepts IPv4 peers too; where the
+// kernel has no IPv6 it falls back to the IPv4 wildcard. iface is the -I
+// interface for a link-local address.
 func Listen(ip netip.Addr, port uint16, backlog uint64, iface string, reusePort bool) (*Listener, error) {
 	const flags = syscall.SOCK_STREAM | syscall.SOCK_CLOEXEC | syscall.SOCK_NONBLOCK
 	fd, err := syscall.Socket(family(ip), flags, 0)
@@ -168,16 +127,20 @@ func Listen(ip netip.Addr, port uint16, backlog uint64, iface string, reusePort 
 		return nil, exit.FatalSys(exit.Temporary, err, "unable to create socket: ")
 	}
 	l := &Listener{fd: fd, inet6: family(ip) == syscall.AF_INET6}
-	if err := l.bind(ip, port, iface, reusePort); err != nil {
+	if reusePort {
+		if err := syscall.SetsockoptInt(fd, syscall.SOL_SOCKET, unix.SO_REUSEPORT, 1); err != nil {
+			syscall.Close(fd)
+			return nil, exit.FatalSys(exit.Temporary, err, "unable to bind: ")
+		}
+	}
+	if err := l.bind(ip, port, iface); err != nil {
 		syscall.Close(fd)
 		return nil, exit.FatalSys(exit.Temporary, err, "unable to bind: ")
 	}
-	sa, err := syscall.Getsockname(fd)
-	if err != nil {
+	if l.Addr, _, err = sockName(fd); err != nil {
 		syscall.Close(fd)
 		return nil, exit.FatalSys(exit.Temporary, err, "unable to get local address: ")
 	}
-	l.Addr, _ = sockAddr(sa)
 	if backlog > 1<<30 {
 		backlog = 1 << 30
 	}
@@ -216,14 +179,9 @@ func family(ip netip.Addr) int {
 	return syscall.AF_INET6
 }
 
-func (l *Listener) bind(ip netip.Addr, port uint16, iface string, reusePort bool) error {
+func (l *Listener) bind(ip netip.Addr, port uint16, iface string) error {
 	if err := syscall.SetsockoptInt(l.fd, syscall.SOL_SOCKET, syscall.SO_REUSEADDR, 1); err != nil {
 		return err
-	}
-	if reusePort {
-		if err := syscall.SetsockoptInt(l.fd, syscall.SOL_SOCKET, unix.SO_REUSEPORT, 1); err != nil {
-			return err
-		}
 	}
 	if ip.Is4() {
 		return syscall.Bind(l.fd, &syscall.SockaddrInet4{Port: int(port), Addr: ip.As4()})
@@ -232,17 +190,7 @@ func (l *Listener) bind(ip netip.Addr, port uint16, iface string, reusePort bool
 		// Dual-stack whatever the system's default (bindv6only) says.
 		syscall.SetsockoptInt(l.fd, syscall.IPPROTO_IPV6, syscall.IPV6_V6ONLY, 0)
 	}
-	sa := &syscall.SockaddrInet6{Port: int(port), Addr: ip.As16()}
-	if zone := ip.Zone(); zone != "" && iface == "" {
-		iface = zone
-	}
-	if iface != "" {
-		if ifi, err := net.InterfaceByName(iface); err == nil {
-			sa.ZoneId = uint32(ifi.Index)
-		} else if n, digits := scan.Ulong(iface); digits == len(iface) {
-			sa.ZoneId = uint32(n)
-		}
-	}
+	sa := &syscall.SockaddrInet6{Port: int(port), Addr: ip.As16(), ZoneId: scopeID(ip, iface)}
 	return syscall.Bind(l.fd, sa)
 }
 
@@ -260,47 +208,19 @@ func (l *Listener) Accept() (fd int, remote netip.AddrPort, scope uint32, err er
 	return l.accepted, remote, scope, nil
 }
 
+// Close stops listening: connections not yet accepted are refused (or, under
+// SO_REUSEPORT, go to the other listeners), and Accept fails from now on.
+func (l *Listener) Close() {
+	l.closed.Store(true)
+	l.file.Close()
+}
+
 // localAddr is the connection's own address: the listening address itself
 // unless that is a wildcard, which only getsockname can resolve.
 func (l *Listener) localAddr(fd int) (netip.AddrPort, error) {
 	if !l.Addr.Addr().IsUnspecified() {
 		return l.Addr, nil
 	}
-	var sa syscall.RawSockaddrAny
-	n := uint32(unsafe.Sizeof(sa))
-	_, _, e := syscall.RawSyscall(syscall.SYS_GETSOCKNAME, uintptr(fd), uintptr(unsafe.Pointer(&sa)), uintptr(unsafe.Pointer(&n)))
-	if e != 0 {
-		return netip.AddrPort{}, e
-	}
-	local, _ := rawAddr(&sa)
-	return local, nil
-}
-
-// rawAddr converts a socket address without allocating; IPv6 zones are dropped
-// (the scope comes back separately), as the UCSPI variables carry none.
-func rawAddr(sa *syscall.RawSockaddrAny) (netip.AddrPort, uint32) {
-	switch sa.Addr.Family {
-	case syscall.AF_INET:
-		p := (*syscall.RawSockaddrInet4)(unsafe.Pointer(sa))
-		return netip.AddrPortFrom(netip.AddrFrom4(p.Addr), ntohs(p.Port)), 0
-	case syscall.AF_INET6:
-		p := (*syscall.RawSockaddrInet6)(unsafe.Pointer(sa))
-		return netip.AddrPortFrom(netip.AddrFrom16(p.Addr), ntohs(p.Port)), p.Scope_id
-	}
-	return netip.AddrPort{}, 0
-}
-
-func ntohs(p uint16) uint16 {
-	b := (*[2]byte)(unsafe.Pointer(&p))
-	return uint16(b[0])<<8 | uint16(b[1])
-}
-
-func sockAddr(sa syscall.Sockaddr) (netip.AddrPort, uint32) {
-	switch a := sa.(type) {
-	case *syscall.SockaddrInet4:
-		return netip.AddrPortFrom(netip.AddrFrom4(a.Addr), uint16(a.Port)), 0
-	case *syscall.SockaddrInet6:
-		return netip.AddrPortFrom(netip.AddrFrom16(a.Addr), uint16(a.Port)), a.ZoneId
-	}
-	return netip.AddrPort{}, 0
+	local, _, err := sockName(fd)
+	return local, err
 }

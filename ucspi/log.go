@@ -11,8 +11,7 @@ import (
 // tcpserver's messages on stderr, in 0.88's shapes. Verbosity 0 (-q) prints
 // nothing, 1 (-Q) warnings, 2 (-v) also the status and per-connection lines.
 // Each event's lines go out in one write, so that lines never interleave.
-
-const dropping = "tcpserver: warning: dropping connection, "
+// Every line starts with the server's name: tcpserver, or sslserver.
 
 // Exit statuses 0.88's child would have ended with, for the "end" line of a
 // connection that never got a program: denied (exit 100) or dropped (exit 111).
@@ -23,6 +22,7 @@ const (
 
 type logger struct {
 	verbosity int
+	name      string // "tcpserver" or "sslserver"
 }
 
 func (l *logger) verbose() bool { return l.verbosity >= 2 }
@@ -33,9 +33,15 @@ func (l *logger) write(b []byte) {
 	}
 }
 
+// appendName starts a line: "tcpserver: ".
+func (l *logger) appendName(b []byte) []byte {
+	b = append(b, l.name...)
+	return append(b, ": "...)
+}
+
 // appendStatus adds "tcpserver: status: N/LIMIT".
-func appendStatus(b []byte, n, limit uint64) []byte {
-	b = append(b, "tcpserver: status: "...)
+func (l *logger) appendStatus(b []byte, n, limit uint64) []byte {
+	b = append(l.appendName(b), "status: "...)
 	b = strconv.AppendUint(b, n, 10)
 	b = append(b, '/')
 	b = strconv.AppendUint(b, limit, 10)
@@ -43,8 +49,8 @@ func appendStatus(b []byte, n, limit uint64) []byte {
 }
 
 // appendEnd adds "tcpserver: end P status WSTAT".
-func appendEnd(b []byte, pid int, wstat uint32) []byte {
-	b = append(b, "tcpserver: end "...)
+func (l *logger) appendEnd(b []byte, pid int, wstat uint32) []byte {
+	b = append(l.appendName(b), "end "...)
 	b = strconv.AppendInt(b, int64(pid), 10)
 	b = append(b, " status "...)
 	b = strconv.AppendUint(b, uint64(wstat), 10)
@@ -52,8 +58,8 @@ func appendEnd(b []byte, pid int, wstat uint32) []byte {
 }
 
 // appendFrom adds "tcpserver: pid P from IP".
-func appendFrom(b []byte, pid int, remote string) []byte {
-	b = append(b, "tcpserver: pid "...)
+func (l *logger) appendFrom(b []byte, pid int, remote string) []byte {
+	b = append(l.appendName(b), "pid "...)
 	b = strconv.AppendInt(b, int64(pid), 10)
 	b = append(b, " from "...)
 	b = append(b, remote...)
@@ -64,9 +70,8 @@ func appendFrom(b []byte, pid int, remote string) []byte {
 // "tcpserver: ok P LOCALHOST:LOCALIP:LOCALPORT REMOTEHOST:REMOTEIP:REMOTEINFO:REMOTEPORT".
 // Names go through safe; IPv6 addresses keep their colons, as ucspi-tcp-ipv6
 // prints them.
-func appendVerdict(b []byte, verdict string, pid int, c *Description) []byte {
-	b = append(b, "tcpserver: "...)
-	b = append(b, verdict...)
+func (l *logger) appendVerdict(b []byte, verdict string, pid int, c *Description) []byte {
+	b = append(l.appendName(b), verdict...)
 	b = append(b, ' ')
 	b = strconv.AppendInt(b, int64(pid), 10)
 	b = append(b, ' ')
@@ -126,9 +131,10 @@ func appendSafe(b []byte, s string) []byte {
 	return append(b, "..."...)
 }
 
-// appendDrop adds the warning for a connection dropped before its program ran.
-func appendDrop(b []byte, what string, err error) []byte {
-	b = append(b, dropping...)
+// appendDrop adds the warning for a connection dropped before its program ran:
+// "tcpserver: warning: dropping connection, WHAT: REASON".
+func (l *logger) appendDrop(b []byte, what string, err error) []byte {
+	b = append(l.appendName(b), "warning: dropping connection, "...)
 	b = append(b, what...)
 	if err != nil {
 		b = append(b, exit.Reason(err)...)

@@ -13,6 +13,7 @@ import (
 // forked only at the end; every ending is logged as 0.88's child would have
 // been.
 func (s *Server) serve(fd int, remote netip.AddrPort, scope uint32) {
+	defer s.admitted.done() // every ending lets go of fd
 	c, fail := s.accepted(fd, remote)
 	if fail != nil {
 		s.drop(fd, c.Remote, nil, fail)
@@ -27,6 +28,8 @@ func (s *Server) serve(fd int, remote netip.AddrPort, scope uint32) {
 		s.drop(fd, c.Remote, nil, fail)
 	case denied:
 		s.deny(fd, c)
+	case s.TLS != nil:
+		s.serveTLS(fd, c, scope, ruleVars)
 	default:
 		s.spawn(fd, c, s.environ(c, scope, ruleVars))
 	}
@@ -69,15 +72,21 @@ func (s *Server) accepted(fd int, remote netip.AddrPort) (*Description, *failure
 }
 
 // environ is the program's environment: ours, the connection's variables,
-// TCP6INTERFACE for a link-local peer, then the rule's, later ones winning.
+// then the rule's, later ones winning.
 func (s *Server) environ(c *Description, scope uint32, ruleVars []string) []string {
+	return Environment(s.env, append(s.connVars(c, scope), ruleVars...))
+}
+
+// connVars are the connection's variables, with TCP6INTERFACE for a
+// link-local peer.
+func (s *Server) connVars(c *Description, scope uint32) []string {
 	vars := c.Vars()
 	if scope != 0 && c.Remote.Addr().IsLinkLocalUnicast() {
-		if ifi, err := net.InterfaceByIndex(int(scope)); err == nil {
+		if ifi, err := whenDescriptors(func() (*net.Interface, error) { return net.InterfaceByIndex(int(scope)) }); err == nil {
 			vars = append(vars, "TCP6INTERFACE="+ifi.Name)
 		}
 	}
-	return Environment(s.env, append(vars, ruleVars...))
+	return vars
 }
 
 // deny ends a connection its rule denies, as 0.88's child does with exit 100.
@@ -85,8 +94,8 @@ func (s *Server) environ(c *Description, scope uint32, ruleVars []string) []stri
 func (s *Server) deny(fd int, c *Description) {
 	var b []byte
 	if s.log.verbose() {
-		b = appendFrom(b, 0, s.remoteText(c.Remote))
-		b = appendVerdict(b, "deny", 0, c)
+		b = s.log.appendFrom(b, 0, s.remoteText(c.Remote))
+		b = s.log.appendVerdict(b, "deny", 0, c)
 	}
 	b = s.refuse(fd, c, b) // over a per-IP limit
 	s.kids.drop(b, deniedStatus)
@@ -97,18 +106,27 @@ func (s *Server) deny(fd int, c *Description) {
 // warning; c is the connection as far as known, to log its "ok" line when the
 // failure came after it.
 func (s *Server) drop(fd int, remote netip.AddrPort, c *Description, fail *failure) {
+	s.dropped(remote, c, fail)
+	closeFD(fd)
+}
+
+// dropped logs drop's lines and counts the connection out; the caller closes
+// it afterwards.
+func (s *Server) dropped(remote netip.AddrPort, c *Description, fail *failure) {
+	if c != nil {
+		s.kids.ips.cancel(c) // its per-IP place, if it had one
+	}
 	var b []byte
 	if s.log.verbose() {
-		b = appendFrom(b, 0, s.remoteText(remote))
+		b = s.log.appendFrom(b, 0, s.remoteText(remote))
 		if c != nil {
-			b = appendVerdict(b, "ok", 0, c)
+			b = s.log.appendVerdict(b, "ok", 0, c)
 		}
 	}
 	if s.log.verbosity >= 1 {
-		b = appendDrop(b, fail.what, fail.err)
+		b = s.log.appendDrop(b, fail.what, fail.err)
 	}
 	s.kids.drop(b, droppedStatus)
-	closeFD(fd)
 }
 
 // sendAll writes all of b to the connection, without SIGPIPE.

@@ -1,8 +1,6 @@
 package ucspi
 
 import (
-	"context"
-	"net"
 	"net/netip"
 	"os"
 	"os/signal"
@@ -34,6 +32,10 @@ type Server struct {
 	IPv4Only     bool    // -4
 	Force6       bool    // -6: the IPv6 view of IPv4 peers too
 	Interface    string  // -I: the interface of a link-local address
+	ReusePort    bool    // --reuse-port: SO_REUSEPORT, for a successor to bind while we drain
+	// TLS makes the server sslserver: each connection gets TLS (tls.go);
+	// nil is tcpserver.
+	TLS *TLS
 	// Fuse, when set, lets the server do in-process the work of a program of
 	// ours that would only decide and exec (argv0, rblsmtpd): given the file
 	// the spawn found, its argv and its environment, it returns the file that
@@ -41,12 +43,11 @@ type Server struct {
 	Fuse func(path string, argv, env []string) (file string, next []string, ok bool)
 
 	// Past one machine (docs/tcpserver.md): PROXY headers from trusted
-	// balancers, a listener inherited or shared, per-client limits.
+	// balancers, an inherited listener, per-client limits.
 	ProxyFrom      []netip.Prefix // --proxy-from: the balancers; nil reads no header
 	ProxyTimeout   uint64         // --proxy-timeout: seconds for the header
 	ListenFD       *int           // --listen-fd: the inherited listener; nil for none
 	Systemd        bool           // --systemd: the listener on descriptor 3, as LISTEN_PID and LISTEN_FDS say
-	ReusePort      bool           // --reuse-port: SO_REUSEPORT, so that servers may share the port
 	BacklogGiven   bool           // -b was given: an inherited listener listens again with it
 	IPLimit        uint64         // -C: programs at once per client address; 0 for no limit
 	IPLimitMessage *string        // -C's message, sent to a client over its limit
@@ -54,12 +55,14 @@ type Server struct {
 	log      logger
 	kids     *children
 	listener *Listener
-	dns      *net.Resolver
+	dns      *dns.Resolver
 	tcp6Vars bool      // the TCP6* variables too: listening on IPv6 (0.88 sets none)
 	argv     []string  // the program and its arguments
 	path     []string  // $PATH's directories, for a program named without a slash
 	env      []string  // our environment minus any inherited connection variables
 	files    []uintptr // the program's 0, 1 (the connection, filled in) and 2 (our stderr, unless closed)
+
+	admitted *admission // connections whose socket the server still holds (descriptors.go)
 }
 
 // Run is tcpserver from its operands (host port program [ arg ... ]) to the
@@ -67,6 +70,10 @@ type Server struct {
 // exit.Error in 0.88's words.
 func (s *Server) Run(operands []string) error {
 	s.log.verbosity = s.Verbosity
+	s.log.name = "tcpserver"
+	if s.TLS != nil {
+		s.log.name = "sslserver"
+	}
 	inherit, err := s.inherits() // then there are no host and port operands
 	if err != nil {
 		return err
@@ -92,7 +99,8 @@ func (s *Server) Run(operands []string) error {
 	signal.Notify(terms, syscall.SIGTERM)
 	go func() {
 		<-terms
-		os.Exit(0) // at once; the programs running keep running
+		s.drain()  // sslserver --drain: its connections first
+		os.Exit(0) // the programs running keep running
 	}()
 	// Caught rather than ignored, so that our stderr going away cannot kill
 	// us while the programs, on exec, get SIGPIPE's default back.
@@ -100,23 +108,26 @@ func (s *Server) Run(operands []string) error {
 	sigchld := make(chan os.Signal, 1)
 	signal.Notify(sigchld, syscall.SIGCHLD)
 
+	if err := s.prepareTLS(); err != nil {
+		return err
+	}
 	s.dns = dns.New()
 	if inherit {
 		s.listener, err = s.inherit()
 	} else {
-		ctx, cancel := context.WithTimeout(context.Background(), dns.Timeout)
 		if s.Force6 && !s.IPv4Only && (hostname == "0" || hostname == "") {
 			hostname = "::" // -6: both families, as ucspi-tcp-ipv6's default
 		}
 		var ip netip.Addr
-		ip, err = Host(ctx, s.dns, hostname, s.IPv4Only)
-		cancel()
-		if err == nil {
+		if ip, err = Host(s.dns, hostname, s.IPv4Only); err == nil {
 			s.listener, err = Listen(ip, port, s.Backlog, s.Interface, s.ReusePort)
 		}
 	}
 	if err != nil {
 		return err
+	}
+	if s.TLS != nil {
+		s.TLS.listening.Store(s.listener) // for drain, in the SIGTERM goroutine
 	}
 	s.tcp6Vars = s.listener.inet6
 
@@ -138,10 +149,11 @@ func (s *Server) Run(operands []string) error {
 	s.prepareSpawn()
 	s.kids = newChildren(s.Limit, &s.log)
 	s.kids.ips = s.ipRecord()
+	s.admitted = newAdmission()
 	go s.kids.reap(sigchld)
 	s.kids.status()
 	s.acceptLoop()
-	return nil
+	select {} // SIGTERM stopped the loop to drain: its goroutine exits
 }
 
 // setGID is djb's prot_gid: the supplementary groups become gid alone, then
@@ -189,11 +201,16 @@ func (s *Server) acceptLoop() {
 	var pacing backoff
 	for {
 		s.kids.waitRoom()
+		s.admitted.admit()
 		fd, remote, scope, err := s.listener.Accept()
 		if err != nil {
+			s.admitted.done()
+			if s.listener.closed.Load() {
+				return
+			}
 			pause, warning := pacing.failed(err, time.Now())
 			if s.log.verbosity >= 1 && warning != "" {
-				s.log.write([]byte(warning))
+				s.log.write(append(s.log.appendName(nil), warning...))
 			}
 			time.Sleep(pause)
 			continue
@@ -223,7 +240,7 @@ func (b *backoff) failed(err error, now time.Time) (time.Duration, string) {
 		return b.pause, ""
 	}
 	b.warned = now
-	return b.pause, "tcpserver: warning: unable to accept: " + exit.Reason(err) + "\n"
+	return b.pause, "warning: unable to accept: " + exit.Reason(err) + "\n"
 }
 
 func (b *backoff) succeeded() { b.pause = 0 }

@@ -19,7 +19,9 @@ func (s *Server) prepareSpawn() {
 // lets go of the connection: the program is the only one holding it. fork is
 // vfork-style (CLONE_VM|CLONE_VFORK) under syscall.ForkExec, so the cost does
 // not grow with the server's size; the child is reaped by children.reap.
-func (s *Server) spawn(fd int, c *Description, env []string) {
+// extra are the program's descriptors from 3 on (sslserver -n's). spawn
+// returns the program's pid, 0 when it did not start.
+func (s *Server) spawn(fd int, c *Description, env []string, extra ...int) int {
 	prog, err := pathexec.Look(s.argv[0], s.path)
 	first, argv := prog, s.argv
 	if err == nil && s.Fuse != nil {
@@ -27,30 +29,43 @@ func (s *Server) spawn(fd int, c *Description, env []string) {
 	}
 	fused := len(argv) < len(s.argv) // every fused step consumes arguments
 	var pid int
-	var files [3]uintptr
+	var files [6]uintptr
 	n := copy(files[:], s.files)
 	for i := 0; i < 2; i++ {
 		files[i] = uintptr(fd)
 	}
+	for _, x := range extra {
+		for ; n < 3; n++ {
+			files[n] = ^uintptr(0) // a closed stderr stays closed
+		}
+		files[n] = uintptr(x)
+		n++
+	}
 	attr := syscall.ProcAttr{Env: env, Files: files[:n]}
 
-	s.kids.spawning.RLock()
-	if err == nil {
-		pid, err = syscall.ForkExec(prog, argv, &attr)
-		if err != nil && err != syscall.EAGAIN && fused {
+	fork := func() (int, error) {
+		s.kids.spawning.RLock()
+		defer s.kids.spawning.RUnlock()
+		pid, err := syscall.ForkExec(prog, argv, &attr)
+		if err != nil && err != syscall.EAGAIN && !shortage(err) && fused {
 			// What a fused applet would exec cannot run: let the applet
 			// run and say so in its own words.
 			pid, err = syscall.ForkExec(first, s.argv, &attr)
 		}
+		if err == nil {
+			s.kids.ips.started(pid, c) // before the reaper can collect pid
+		}
+		if err == nil && s.log.verbose() {
+			b := s.log.appendFrom(nil, pid, s.remoteText(c.Remote))
+			b = s.log.appendVerdict(b, "ok", pid, c)
+			s.log.write(s.log.appendAccept(b, pid, c))
+		}
+		return pid, err
 	}
 	if err == nil {
-		s.kids.ips.started(pid, c)
+		// Waiting for descriptors (the fork's pipe) with the reaper free.
+		pid, err = whenDescriptors(fork)
 	}
-	if err == nil && s.log.verbose() {
-		b := appendFrom(nil, pid, s.remoteText(c.Remote))
-		s.log.write(appendVerdict(b, "ok", pid, c))
-	}
-	s.kids.spawning.RUnlock()
 	if err != nil {
 		s.kids.ips.cancel(c)
 	}
@@ -58,16 +73,18 @@ func (s *Server) spawn(fd int, c *Description, env []string) {
 	switch {
 	case err == nil:
 		closeFD(fd)
+		return pid
 	case err == syscall.EAGAIN:
 		var b []byte
 		if s.log.verbosity >= 1 {
-			b = appendDrop(b, "unable to fork: ", err)
+			b = s.log.appendDrop(b, "unable to fork: ", err)
 		}
 		s.kids.forkFailed(b)
 		closeFD(fd)
 	default:
 		s.drop(fd, c.Remote, c, &failure{"unable to run " + s.argv[0] + ": ", err})
 	}
+	return 0
 }
 
 // fuse follows a chain of our own applets that would only decide and exec

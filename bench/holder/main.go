@@ -11,6 +11,7 @@
 package main
 
 import (
+	"crypto/tls"
 	"encoding/json"
 	"flag"
 	"fmt"
@@ -31,10 +32,14 @@ func main() {
 	most := flag.Duration("max", 5*time.Minute, "let go after holding this long even if nobody says so")
 	batch := flag.Int("batch", 500, "connections closed at once when letting go")
 	pause := flag.Duration("pause", 20*time.Millisecond, "pause between batches when letting go")
+	useTLS := flag.Bool("tls", false, "make a TLS handshake (any certificate) on each connection first")
 	sources := flag.Int("sources", 0, "spread the connections over this many local addresses, 127.1.0.1 onwards (0: the kernel's choice)")
 	flag.Parse()
 	if *sources < 0 || *sources > 60000 {
 		fatal("-sources %d: 0 to 60000", *sources)
+	}
+	if *useTLS {
+		tlsConfig = &tls.Config{InsecureSkipVerify: true, CurvePreferences: []tls.CurveID{tls.X25519}}
 	}
 	stop := make(chan os.Signal, 1)
 	signal.Notify(stop, syscall.SIGTERM, syscall.SIGINT)
@@ -100,6 +105,9 @@ func main() {
 	}
 }
 
+// tlsConfig, set by -tls, makes each connection a TLS one.
+var tlsConfig *tls.Config
+
 // source is connection i's local address among n (127.1.0.1 onwards, so
 // that every address holds as many as the others), nil for the kernel's choice.
 func source(i, n int) net.Addr {
@@ -119,6 +127,9 @@ func open(addr string, local net.Addr, buf []byte, timeout time.Duration) (net.C
 		return nil, err
 	}
 	c.SetReadDeadline(time.Now().Add(timeout))
+	if tlsConfig != nil {
+		c = tls.Client(c, tlsConfig)
+	}
 	if _, err := c.Read(buf); err != nil {
 		c.Close()
 		return nil, err

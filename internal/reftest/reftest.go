@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"runtime"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -80,18 +81,42 @@ func BinDir(t testing.TB) string {
 
 func build() {
 	binDir, buildErr = os.MkdirTemp("", "ucspi-reftest-")
-	if buildErr != nil {
-		return
+	if buildErr == nil {
+		buildErr = buildInto(binDir)
 	}
+}
+
+// buildInto builds ucspi into dir with the given build tags.
+func buildInto(dir string, tags ...string) error {
 	_, here, _, _ := runtime.Caller(0)
 	root := filepath.Join(filepath.Dir(here), "..", "..")
-	cmd := exec.Command("go", "build", "-o", filepath.Join(binDir, "ucspi"), ".")
+	args := []string{"build", "-o", filepath.Join(dir, "ucspi")}
+	if len(tags) > 0 {
+		args = append(args, "-tags", strings.Join(tags, ","))
+	}
+	cmd := exec.Command("go", append(args, ".")...)
 	cmd.Dir = root
 	// Built as `make` builds it: static, without cgo.
 	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
 	if out, err := cmd.CombinedOutput(); err != nil {
-		buildErr = errors.New(err.Error() + ": " + string(out))
+		return errors.New(err.Error() + ": " + string(out))
 	}
+	return nil
+}
+
+// OursTagged is Ours built with a build tag, into a directory of the test's:
+// for faults only a test build can inject (the ucspifault tag).
+func OursTagged(t testing.TB, tag, name string) string {
+	t.Helper()
+	dir := t.TempDir()
+	if err := buildInto(dir, tag); err != nil {
+		t.Fatalf("building ucspi -tags %s: %v", tag, err)
+	}
+	p := filepath.Join(dir, name)
+	if err := os.Symlink("ucspi", p); err != nil {
+		t.Fatal(err)
+	}
+	return p
 }
 
 // Main is TestMain for packages that use Ours: it removes the built binary after

@@ -425,8 +425,18 @@ func TestMatchesReferenceTXT(t *testing.T) {
 		`4.3.2.1.white.test. A 127.0.0.2`,
 		`4.3.2.1.awhite.test. A 127.0.0.2`,
 		`4.3.2.1.awhite.test. TXT "has both"`,
+		`4.3.2.1.alias.test. CNAME target.test.`,
+		`target.test. TXT "by way of a CNAME"`,
+		`target.test. A 127.0.0.2`,
+		`4.3.2.1.big.test. TXT "`+strings.Repeat("x", 255)+`" "`+strings.Repeat("y", 255)+`" "`+strings.Repeat("z", 100)+`"`,
+		`4.3.2.1.MiXeD.TeSt. TXT "listed in mixed case"`,
 	)
 	srv.ServFail("4.3.2.1.broken.test.")
+	// Records whose owner is not the name asked about count all the same.
+	srv.Answer(t, "4.3.2.1.foreign.test.", "TXT", `elsewhere.test. TXT "foreign"`, `4.3.2.1.foreign.test. A 127.0.0.2`)
+	srv.Answer(t, "4.3.2.1.foreign.test.", "A", `elsewhere.test. A 127.0.0.9`)
+	srv.Truncate("4.3.2.1.tc.test.") // asked again over TCP
+	srv.Answer(t, "4.3.2.1.tc.test.", "TXT", `4.3.2.1.tc.test. TXT "over TCP"`)
 	compare := func(t *testing.T, ip string, args ...string) {
 		t.Helper()
 		for _, script := range scripts[:3] {
@@ -445,47 +455,67 @@ func TestMatchesReferenceTXT(t *testing.T) {
 		"-a white.test -r rbl.test", "-r rbl.test -a white.test", "-a nx.test -r rbl.test",
 		"-a rbl.test -r multi.test", "-r awhite.test", "-a awhite.test -r rbl.test",
 		"-r white.test", "-c -r nx.test", "-r rbl.test.",
+		"-r alias.test", "-a alias.test -r rbl.test", "-b -r big.test", "-r mixed.test", "-r foreign.test",
+		"-a foreign.test -r rbl.test", "-r tc.test", "-r rbl..test", "-r rbl_test", "-c -r " + strings.Repeat("x", 64),
+		"-a '' -r rbl.test", "-a 5 -r rbl.test",
 	} {
 		t.Run(args, func(t *testing.T) {
-			compare(t, "1.2.3.4", strings.Fields(args)...)
+			fields := strings.Fields(args)
+			for i, f := range fields {
+				fields[i] = strings.ReplaceAll(strings.ReplaceAll(f, "''", ""), "_", " ")
+			}
+			compare(t, "1.2.3.4", fields...)
 		})
 	}
 	t.Run("unlisted", func(t *testing.T) { compare(t, "1.2.3.5", "-b", "-c", "-r", "rbl.test", "-a", "white.test") })
-	// djb's library retries a failing server for 11 seconds: the references
-	// for these run all at once.
+	// djb's library tries a failing server for 11 seconds, and so do we: the
+	// runs all go at once.
 	failures := []string{
 		"-r broken.test", "-c -r broken.test", "-c -b -r broken.test", "-b -r broken.test -r rbl.test",
 		"-a broken.test -r rbl.test", "-c -a broken.test -b -r rbl.test", "-c -a broken.test -r nx.test",
+		"absent: -c -r rbl.test", "absent: -a white.test -b -r rbl.test",
 	}
-	cmds := make([]reftest.Cmd, len(failures))
-	for i, args := range failures {
-		cmds[i] = reftest.Cmd{
+	absent := fakedns.Absent(t)
+	var jobs []job
+	for _, args := range failures {
+		dns := srv.IP
+		if rest, ok := strings.CutPrefix(args, "absent: "); ok {
+			args, dns = rest, absent
+		}
+		c := reftest.Cmd{
 			Args:  append(strings.Fields(args), "echo", "passed"),
 			Stdin: []byte(scripts[1]),
-			Env:   env("TCPREMOTEIP=1.2.3.4", "DNSCACHEIP="+srv.IP),
+			Env:   env("TCPREMOTEIP=1.2.3.4", "DNSCACHEIP="+dns),
 		}
+		jobs = append(jobs, job{reftest.Ref(t, "rblsmtpd"), c}, job{reftest.Ours(t, "rblsmtpd"), c})
 	}
-	refs := runAll(t, reftest.Ref(t, "rblsmtpd"), cmds, time.Minute)
-	for i, c := range cmds {
-		got := reftest.Run(t, reftest.Ours(t, "rblsmtpd"), c)
-		want := refs[i]
+	results := runAll(t, jobs, time.Minute)
+	for i, args := range failures {
+		want, got := results[2*i], results[2*i+1]
 		for _, r := range []*reftest.Result{&got, &want} {
 			r.Stderr = reftest.Pids(r.Stderr)
 		}
 		if !bytes.Equal(got.Stdout, want.Stdout) || !bytes.Equal(got.Stderr, want.Stderr) || got.Code != want.Code {
-			t.Errorf("%s: reference %q %q exit %d\n    ours %q %q exit %d", failures[i],
+			t.Errorf("%s: reference %q %q exit %d\n    ours %q %q exit %d", args,
 				want.Stdout, want.Stderr, want.Code, got.Stdout, got.Stderr, got.Code)
 		}
 	}
 }
 
-// runAll runs prog with every command at once, and returns their results.
-func runAll(t *testing.T, prog string, cmds []reftest.Cmd, timeout time.Duration) []reftest.Result {
+// job is one program with one command line.
+type job struct {
+	prog string
+	cmd  reftest.Cmd
+}
+
+// runAll runs every job at once, and returns their results.
+func runAll(t *testing.T, jobs []job, timeout time.Duration) []reftest.Result {
 	t.Helper()
-	results := make([]reftest.Result, len(cmds))
-	errs := make([]error, len(cmds))
+	results := make([]reftest.Result, len(jobs))
+	errs := make([]error, len(jobs))
 	var wg sync.WaitGroup
-	for i, c := range cmds {
+	for i, r := range jobs {
+		prog, c := r.prog, r.cmd
 		wg.Go(func() {
 			ctx, cancel := context.WithTimeout(context.Background(), timeout)
 			defer cancel()
@@ -504,7 +534,7 @@ func runAll(t *testing.T, prog string, cmds []reftest.Cmd, timeout time.Duration
 	wg.Wait()
 	for i, err := range errs {
 		if err != nil {
-			t.Fatalf("%s %q: %v", prog, cmds[i].Args, err)
+			t.Fatalf("%s %q: %v", jobs[i].prog, jobs[i].cmd.Args, err)
 		}
 	}
 	return results

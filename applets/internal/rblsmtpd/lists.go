@@ -6,11 +6,11 @@ package rblsmtpd
 
 import (
 	"context"
+	"errors"
 	"net/netip"
 	"strings"
+	"syscall"
 	"time"
-
-	"github.com/ucspi-go/ucspi/ucspi/dns"
 )
 
 // Source is one -r or -a option, with the -b and -c settings in force where it
@@ -45,14 +45,16 @@ func Allow(base string, failClosed bool) Source {
 	return Source{Allow: true, Base: base, FailClosed: failClosed}
 }
 
-// Resolver is the part of *net.Resolver the lookups use.
+// Resolver is the part of *dns.Resolver the lookups use: djb's dns_txt and
+// dns_ip4.
 type Resolver interface {
-	LookupTXT(ctx context.Context, name string) ([]string, error)
-	LookupNetIP(ctx context.Context, network, host string) ([]netip.Addr, error)
+	TXT(ctx context.Context, name string) (string, error)
+	IP4(ctx context.Context, name string) ([]netip.Addr, error)
 }
 
 // Lists are the sources to consult, in command-line order, and how long one
-// lookup may take.
+// lookup may take (0: as long as djb's retries take, about a minute for a
+// silent server).
 type Lists struct {
 	Sources  []Source
 	Resolver Resolver
@@ -61,10 +63,13 @@ type Lists struct {
 
 // Verdict is what happens to the client: the SMTP server runs, or (Block) the
 // client is turned away with Code (451 temporary, 553 permanent) and Text.
+// Unsure says that a lookup it rests on failed for want of descriptors: a
+// process of its own (0.88's rblsmtpd) would not have failed there.
 type Verdict struct {
-	Block bool
-	Code  int
-	Text  string
+	Block  bool
+	Code   int
+	Text   string
+	Unsure bool
 }
 
 // LookupError is the text a fail-closed lookup failure blocks with.
@@ -103,38 +108,40 @@ func Decide(ctx context.Context, rblsmtpd *string, remoteIP string, l *Lists) Ve
 		go func() { answers[i] <- l.lookup(ctx, s, ip) }()
 	}
 
-	mustNotBounce := false
+	mustNotBounce, unsure := false, false
+	decide := func(v Verdict) Verdict { v.Unsure = unsure; return v }
 	for i, s := range l.Sources {
 		a := <-answers[i]
+		unsure = unsure || a.short
 		switch {
 		case a.failed && s.Allow:
 			mustNotBounce = true
 			if !s.FailClosed {
-				return Verdict{}
+				return decide(Verdict{})
 			}
 		case a.failed:
 			mustNotBounce = true
 			if s.FailClosed {
-				return Verdict{Block: true, Code: 451, Text: LookupError}
+				return decide(Verdict{Block: true, Code: 451, Text: LookupError})
 			}
 		case a.listed && s.Allow:
-			return Verdict{}
+			return decide(Verdict{})
 		case a.listed:
 			code := 451
 			if s.Bounce && !mustNotBounce {
 				code = 553
 			}
-			return Verdict{Block: true, Code: code, Text: a.text}
+			return decide(Verdict{Block: true, Code: code, Text: a.text})
 		}
 	}
-	return Verdict{}
+	return decide(Verdict{})
 }
 
 // answer is one source's reply: listed (with the text to use), not listed, or
-// the lookup failed.
+// the lookup failed (short: for want of descriptors).
 type answer struct {
-	listed, failed bool
-	text           string
+	listed, failed, short bool
+	text                  string
 }
 
 func (l *Lists) lookup(ctx context.Context, s Source, ip netip.Addr) answer {
@@ -143,31 +150,34 @@ func (l *Lists) lookup(ctx context.Context, s Source, ip netip.Addr) answer {
 		ctx, cancel = context.WithTimeout(ctx, l.Timeout)
 		defer cancel()
 	}
+	// A name djb's library cannot encode (a label over 63 bytes) fails the
+	// lookup before any question, for -c to catch.
 	name := QueryName(ip, s.Base)
-	if !Queryable(name) {
-		// Go's resolver calls such a name "not found" without asking anyone;
-		// a base that cannot be asked is a failed lookup, for -c to catch.
-		return answer{failed: true}
-	}
 	if !s.Allow && !s.HasMessage {
 		// A TXT list, as in 0.88: every string of every record, joined; an
 		// empty text is no listing.
-		txts, err := l.Resolver.LookupTXT(ctx, name)
+		text, err := l.Resolver.TXT(ctx, name)
 		if err != nil {
-			return answer{failed: !dns.NotFound(err)}
+			return answer{failed: true, short: shortage(err)}
 		}
-		text := strings.Join(txts, "")
 		return answer{listed: text != "", text: text}
 	}
-	addrs, err := l.Resolver.LookupNetIP(ctx, "ip4", name)
+	// dns_ip4, as 0.88's -a: a name made of digits and dots (an empty base)
+	// is read as addresses without a question.
+	addrs, err := l.Resolver.IP4(ctx, name)
 	if err != nil {
-		return answer{failed: !dns.NotFound(err)}
+		return answer{failed: true, short: shortage(err)}
 	}
 	if s.Allow {
 		// 0.88 accepted on any A record at all.
 		return answer{listed: len(addrs) > 0}
 	}
 	return listing(addrs, strings.ReplaceAll(s.Message, "%IP%", ip.String()))
+}
+
+// shortage reports whether err is a want of descriptors.
+func shortage(err error) bool {
+	return errors.Is(err, syscall.EMFILE) || errors.Is(err, syscall.ENFILE)
 }
 
 // listing reads an A list's answer the way today's lists define it (RFC 5782):

@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/netip"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -69,6 +70,7 @@ func src(line string) []Source {
 
 func TestDecideWithLists(t *testing.T) {
 	_, lists := startLists(t)
+	long := strings.Repeat("x", 64) + ".test"
 	pass := Verdict{}
 	block := func(code int, text string) Verdict { return Verdict{Block: true, Code: code, Text: text} }
 	for _, tc := range []struct {
@@ -119,10 +121,14 @@ func TestDecideWithLists(t *testing.T) {
 		{"1.2.3.4", "-c -a fail.test -b -r txt.test", block(451, "listed: see http://txt.test/?1.2.3.4")},
 		{"1.2.3.4", "-c -a fail.test -r nx.test", pass},
 		{"1.2.3.4", "-r fail.test -r fail2.test", pass},
-		// A base no query can be made under fails every lookup.
-		{"1.2.3.4", "-r bad..test", pass},
-		{"1.2.3.4", "-c -r bad..test", block(451, LookupError)},
-		{"1.2.3.4", "-c -r _ -r txt.test", block(451, LookupError)},
+		// A base djb's library cannot encode fails every lookup; any other
+		// is asked about (empty labels dropped, odd bytes kept).
+		{"1.2.3.4", "-r " + long, pass},
+		{"1.2.3.4", "-c -r " + long, block(451, LookupError)},
+		{"1.2.3.4", "-c -r txt..test", block(451, "listed: see http://txt.test/?1.2.3.4")},
+		{"1.2.3.4", "-c -r _ -r txt.test", block(451, "listed: see http://txt.test/?1.2.3.4")},
+		// -a reads a name of digits and dots as addresses, as dns_ip4 does.
+		{"1.2.3.4", "-a 5 -r txt.test", pass},
 		// A server that never answers is a failed lookup after the timeout.
 		{"1.2.3.4", "-r silent.test", pass},
 		{"1.2.3.4", "-c -r silent.test", block(451, LookupError)},
@@ -237,4 +243,27 @@ func FuzzBlock(f *testing.F) {
 			t.Fatalf("Block(%q): reply %q", arg, r)
 		}
 	})
+}
+
+// shortResolver fails every lookup for want of descriptors.
+type shortResolver struct{}
+
+func (shortResolver) TXT(context.Context, string) (string, error)       { return "", syscall.EMFILE }
+func (shortResolver) IP4(context.Context, string) ([]netip.Addr, error) { return nil, syscall.ENFILE }
+
+// TestShortageMakesVerdictsUnsure: a lookup that failed for want of
+// descriptors is not a DNS failure a process of its own would have met: the
+// verdict says so, for tcpserver to leave the decision to rblsmtpd itself.
+func TestShortageMakesVerdictsUnsure(t *testing.T) {
+	_, lists := startLists(t)
+	for _, line := range []string{"-r txt.test", "-c -r txt.test", "-a white.test -r txt.test"} {
+		l := &Lists{Sources: src(line), Resolver: shortResolver{}}
+		if v := Decide(context.Background(), nil, "1.2.3.4", l); !v.Unsure {
+			t.Errorf("%s: %+v, want unsure", line, v)
+		}
+		lists.Sources = src(line)
+		if v := Decide(context.Background(), nil, "1.2.3.4", lists); v.Unsure {
+			t.Errorf("%s with a resolver: %+v", line, v)
+		}
+	}
 }

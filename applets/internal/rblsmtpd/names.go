@@ -58,28 +58,3 @@ func writeUint(b *strings.Builder, n byte) {
 	}
 	b.WriteByte('0' + n%10)
 }
-
-// Queryable reports whether Go's resolver will send a query for the absolute
-// name: labels of 1 to 63 letters, digits, '-' (not first or last) or '_', at
-// most 254 bytes with the final dot, not all digits.
-func Queryable(name string) bool {
-	if len(name) > 254 || !strings.HasSuffix(name, ".") {
-		return false
-	}
-	letters := false
-	for label := range strings.SplitSeq(name[:len(name)-1], ".") {
-		if len(label) == 0 || len(label) > 63 || label[0] == '-' || label[len(label)-1] == '-' {
-			return false
-		}
-		for _, c := range []byte(label) {
-			switch {
-			case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', c == '_', c == '-':
-				letters = true
-			case '0' <= c && c <= '9':
-			default:
-				return false
-			}
-		}
-	}
-	return letters
-}

@@ -48,7 +48,7 @@ func Start(name string, argv []string) error {
 		return exit.FatalSys(exit.Temporary, err, "unable to create pipe: ")
 	}
 
-	helper := exec.Command(self())
+	helper := exec.Command(Self())
 	helper.Args = []string{name}
 	helper.Env = []string{helperEnv + "=" + strconv.Itoa(pid)}
 	helper.Stdin, helper.Stdout, helper.Stderr = os.Stdin, os.Stdout, os.Stderr
@@ -79,10 +79,10 @@ func move(f *os.File, fd int) error {
 	return unix.Dup3(int(f.Fd()), fd, 0)
 }
 
-// self is a path that runs this very binary: /proc/self/exe, which works even if
+// Self is a path that runs this very binary: /proc/self/exe, which works even if
 // the file was replaced or removed since; without /proc (a chroot), the name we
 // were run by.
-func self() string {
+func Self() string {
 	if _, err := os.Stat("/proc/self/exe"); err == nil {
 		return "/proc/self/exe"
 	}

@@ -5,7 +5,10 @@ package shelltext
 
 import (
 	"bytes"
+	"errors"
+	"io"
 	"strings"
+	"syscall"
 )
 
 // AppendCatV appends src to dst in cat -v's notation: control characters as
@@ -112,4 +115,62 @@ func (b *BodyFilter) Finish(dst []byte) []byte {
 	}
 	b.inLine = false
 	return dst
+}
+
+// AwkOutput is the standard output of http@'s awk (mawk, Debian's awk): a
+// stdio buffer the size of the output's blocks, written out when it
+// overflows and at the end. So a failing output is noticed when the buffer
+// first overflows (awk says "write failure" and stops) or only at the end
+// ("close failed"); Err then holds awk's lines for stderr.
+type AwkOutput struct {
+	W    io.Writer
+	Size int // the buffer's size: the output's block size (4096 for most)
+
+	buf    []byte
+	failed error
+}
+
+// Write keeps p, writing out the buffer when it holds more than Size bytes.
+// After a failure it takes nothing more, and returns the failure.
+func (a *AwkOutput) Write(p []byte) (int, error) {
+	if a.failed != nil {
+		return 0, a.failed
+	}
+	if a.buf = append(a.buf, p...); len(a.buf) > a.Size {
+		if _, err := a.W.Write(a.buf); err != nil {
+			a.failed = err
+			return 0, err
+		}
+		a.buf = a.buf[:0]
+	}
+	return len(p), nil
+}
+
+// Close writes out what is left, as awk's exit does, and returns awk's
+// messages if the output failed ("" if it did not).
+func (a *AwkOutput) Close() string {
+	var msg string
+	if a.failed != nil {
+		msg = "awk: write failure (" + Strerror(a.failed) + ")\n"
+	}
+	if len(a.buf) > 0 {
+		if _, err := a.W.Write(a.buf); err != nil {
+			msg += "awk: close failed on file /dev/stdout (" + Strerror(err) + ")\n"
+		}
+	}
+	return msg
+}
+
+// Strerror is err's system message as the C library's strerror words it:
+// "No space left on device" where Go says "no space left on device".
+func Strerror(err error) string {
+	var errno syscall.Errno
+	msg := err.Error()
+	if errors.As(err, &errno) {
+		msg = errno.Error()
+	}
+	if msg != "" && msg[0] >= 'a' && msg[0] <= 'z' {
+		msg = string(msg[0]-'a'+'A') + msg[1:]
+	}
+	return msg
 }

@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"math/rand/v2"
 	"os/exec"
+	"strings"
+	"syscall"
 	"testing"
 )
 
@@ -100,4 +102,38 @@ func FuzzBodyFilter(f *testing.F) {
 			t.Fatalf("body of %q: whole %q, in pieces %q", in, want, got)
 		}
 	})
+}
+
+// failing is an output that takes nothing.
+type failing struct{ writes int }
+
+func (f *failing) Write(p []byte) (int, error) { f.writes++; return 0, syscall.ENOSPC }
+
+func TestAwkOutput(t *testing.T) {
+	for _, tc := range []struct {
+		chunks []int
+		want   string
+	}{
+		{nil, ""},
+		{[]int{10}, "awk: close failed on file /dev/stdout (No space left on device)\n"},
+		{[]int{4000, 96}, "awk: close failed on file /dev/stdout (No space left on device)\n"},
+		{[]int{4000, 97, 5}, "awk: write failure (No space left on device)\nawk: close failed on file /dev/stdout (No space left on device)\n"},
+	} {
+		f := &failing{}
+		a := &AwkOutput{W: f, Size: 4096}
+		for _, n := range tc.chunks {
+			a.Write(make([]byte, n))
+		}
+		if got := a.Close(); got != tc.want {
+			t.Errorf("%v: %q, want %q", tc.chunks, got, tc.want)
+		}
+	}
+	var b strings.Builder
+	a := &AwkOutput{W: &b, Size: 4}
+	for _, s := range []string{"ab", "cde", "f", "ghijkl", "m"} {
+		a.Write([]byte(s))
+	}
+	if msg := a.Close(); msg != "" || b.String() != "abcdefghijklm" {
+		t.Errorf("wrote %q, said %q", b.String(), msg)
+	}
 }
