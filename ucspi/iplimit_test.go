@@ -2,6 +2,7 @@ package ucspi
 
 import (
 	"bufio"
+	"crypto/tls"
 	"io"
 	"net"
 	"net/netip"
@@ -314,4 +315,28 @@ func BenchmarkIPRecord(b *testing.B) {
 	}
 	b.ReportMetric(perProgram, "B/program") // after the loop, which resets the metrics
 	runtime.KeepAlive(l)
+}
+
+// TestIPLimitSSLServer: sslserver keeps the record too (MAXCONNIP in its
+// environment here); a connection whose handshake fails gives its place
+// back, as a failed spawn does.
+func TestIPLimitSSLServer(t *testing.T) {
+	r := newTLSRig(t)
+	s := r.start(t, r.env(r.server, "MAXCONNIP=1"), "-v", "-RHl0", "127.0.0.1", "0", "echo", "hello")
+	for range 3 {
+		talk(t, s.addr("127.0.0.1"), "127.0.0.2", "not a ClientHello\r\n")
+	}
+	s.waitLog("three ends", func(l string) bool { return strings.Count(l, "end 0 status ") == 3 })
+	d := &net.Dialer{Timeout: 10 * time.Second, LocalAddr: &net.TCPAddr{IP: net.ParseIP("127.0.0.2")}}
+	c, err := tls.DialWithDialer(d, "tcp", s.addr("127.0.0.1"), r.clientConfig(nil))
+	if err != nil {
+		t.Fatalf("from 127.0.0.2 after three failed handshakes: %v\n%s", err, s.log)
+	}
+	c.SetDeadline(time.Now().Add(20 * time.Second))
+	if out, _ := io.ReadAll(c); string(out) != "hello\n" {
+		t.Errorf("from 127.0.0.2 after three failed handshakes: %q\n%s", out, s.log)
+	}
+	if strings.Contains(s.log.String(), "limit 0") {
+		t.Errorf("a failed handshake kept its place:\n%s", s.log)
+	}
 }
