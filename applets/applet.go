@@ -11,6 +11,7 @@ import (
 
 	"github.com/spf13/pflag"
 
+	"github.com/ucspi-go/ucspi/ucspi"
 	"github.com/ucspi-go/ucspi/ucspi/exit"
 )
 
@@ -45,10 +46,10 @@ type Applet struct {
 	// Fuse, for an applet whose whole job is to decide and then exec the rest
 	// of its command line (argv0, rblsmtpd), makes that decision inside
 	// tcpserver, so that a connection starts one process instead of two: given
-	// the applet's arguments and its environment, it returns the file the
-	// applet would exec and its argv, or ok false when the applet must run
-	// (it would refuse its command line, or do more than exec).
-	Fuse func(args []string, getenv func(string) (string, bool)) (file string, argv []string, ok bool)
+	// the applet's arguments and its environment, it returns what the applet
+	// would do instead of running (see ucspi.Fused), or ok false when the
+	// applet must run (it would refuse its command line, or do more than exec).
+	Fuse func(args []string, getenv func(string) (string, bool)) (step ucspi.Fused, ok bool)
 	// Manual is the text of the man page and of --help.
 	Manual Manual
 }

@@ -3,6 +3,7 @@ package applets
 import (
 	"os"
 
+	"github.com/ucspi-go/ucspi/ucspi"
 	"github.com/ucspi-go/ucspi/ucspi/exit"
 	"github.com/ucspi-go/ucspi/ucspi/pathexec"
 )
@@ -12,11 +13,11 @@ func init() {
 		Name:    "argv0",
 		Summary: "run a program with a chosen 0th argument",
 		Usage:   "argv0 realname program [ arg ... ]",
-		Fuse: func(args []string, _ func(string) (string, bool)) (string, []string, bool) {
+		Fuse: func(args []string, _ func(string) (string, bool)) (ucspi.Fused, bool) {
 			if len(args) < 2 {
-				return "", nil, false
+				return ucspi.Fused{}, false
 			}
-			return args[0], args[1:], true
+			return ucspi.Fused{File: args[0], Argv: args[1:]}, true
 		},
 		Manual: Manual{
 			Description: `argv0 runs the program stored as realname on disk, with program as its 0th argument (rather than realname) and the remaining arguments after it. It is a real exec: the program takes over argv0's process, with the same process ID, descriptors and environment.

@@ -37,14 +37,14 @@ func Identify(execPath string, argv []string) (*Applet, []string) {
 // Fuse is tcpserver's hook for running its own applets in-process (see
 // Applet.Fuse): when path, the file tcpserver found for argv[0], is this very
 // binary and the applet argv asks for can decide without a process, it
-// returns what that applet would exec.
-func Fuse(path string, argv, env []string) (file string, next []string, ok bool) {
+// returns what that applet would do instead of running.
+func Fuse(path string, argv, env []string) (ucspi.Fused, bool) {
 	if !isSelf(path) {
-		return "", nil, false
+		return ucspi.Fused{}, false
 	}
 	a, args := Identify(path, argv)
 	if a == nil || a.Fuse == nil {
-		return "", nil, false
+		return ucspi.Fused{}, false
 	}
 	return a.Fuse(args, func(name string) (string, bool) { return ucspi.LookupEnv(env, name) })
 }

@@ -11,6 +11,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/ucspi-go/ucspi/applets/internal/rblsmtpd"
+	"github.com/ucspi-go/ucspi/ucspi"
 	"github.com/ucspi-go/ucspi/ucspi/dns"
 	"github.com/ucspi-go/ucspi/ucspi/exit"
 	"github.com/ucspi-go/ucspi/ucspi/pathexec"
@@ -96,27 +97,41 @@ func rblsmtpdSetup(fs *pflag.FlagSet) Runner {
 }
 
 // rblsmtpdFuse is rblsmtpd's decision made inside tcpserver: the smtpd command
-// line for a client it would pass through, nothing for one it would block or
-// a command line it would refuse, which the real rblsmtpd then handles.
-func rblsmtpdFuse(args []string, getenv func(string) (string, bool)) (string, []string, bool) {
+// line for a client it would pass through; for one it would block, the real
+// rblsmtpd with the verdict in $RBLSMTPD, so that it holds its dialogue
+// without asking the DNS again; nothing for a command line it would refuse or
+// a verdict it must reach itself.
+func rblsmtpdFuse(args []string, getenv func(string) (string, bool)) (ucspi.Fused, bool) {
 	o := &rblsmtpdOptions{}
 	fs := fuseFlags()
 	o.define(fs)
 	operands, err := getopt(fs, args)
 	if err != nil || len(operands) == 0 {
-		return "", nil, false
+		return ucspi.Fused{}, false
+	}
+	// Set and not empty, $RBLSMTPD is a verdict already: the real rblsmtpd
+	// blocks the client on it.
+	if v, set := getenv("RBLSMTPD"); set && v != "" {
+		return ucspi.Fused{}, false
 	}
 	// The resolver reads $DNSCACHEIP from our own environment: a rule that
 	// changed it leaves the lookups to the real rblsmtpd.
 	if v, _ := getenv("DNSCACHEIP"); v != os.Getenv("DNSCACHEIP") {
-		return "", nil, false
+		return ucspi.Fused{}, false
 	}
-	// A lookup that failed for want of the server's descriptors is the real
-	// rblsmtpd's to make, with descriptors of its own.
-	if v := o.verdict(getenv); v.Block || v.Unsure {
-		return "", nil, false
+	v := o.verdict(getenv)
+	switch {
+	case v.Unsure:
+		// A lookup that failed for want of the server's descriptors is the
+		// real rblsmtpd's to make, with descriptors of its own.
+		return ucspi.Fused{}, false
+	case !v.Block:
+		return ucspi.Fused{File: operands[0], Argv: operands}, true
 	}
-	return operands[0], operands, true
+	if setting, ok := v.Setting(); ok {
+		return ucspi.Fused{Setenv: []string{"RBLSMTPD=" + setting}}, true
+	}
+	return ucspi.Fused{}, false
 }
 
 // sourceOption is -r or -a: each occurrence adds a source, with the -b and -c

@@ -145,7 +145,7 @@ func tcpclient(o *clientOptions, errs io.Writer, operands []string) error {
 func (o *clientOptions) client(errs io.Writer) *ucspi.Client {
 	c := &ucspi.Client{
 		IPv4Only:    o.four,
-		Six:         o.six,
+		Force6:      o.six,
 		LocalPort:   uint16(o.localPort),
 		Interface:   o.iface,
 		Timeout:     o.timeout,
@@ -198,7 +198,7 @@ six:
 
 // dial finds host's addresses and port's number and connects, as tcpclient
 // does before it runs anything.
-func dial(ctx context.Context, c *ucspi.Client, host, port string) (*ucspi.Connection, error) {
+func dial(ctx context.Context, c *ucspi.Client, host, port string) (*ucspi.Socket, error) {
 	p, err := ucspi.Port(port)
 	if err != nil {
 		return nil, err

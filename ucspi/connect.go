@@ -25,10 +25,10 @@ type Client struct {
 	// IPv4Only (-4) keeps IPv6 out: "0" is 127.0.0.1, names are looked up for
 	// A records only, an IPv6 literal has no IPv4 address.
 	IPv4Only bool
-	// Six (-6) is ucspi-tcp-ipv6's forced IPv6 mode: "0" is ::1 (unless
+	// Force6 (-6) is ucspi-tcp-ipv6's forced IPv6 mode: "0" is ::1 (unless
 	// IPv4Only), names are looked up for AAAA and A records, and the
 	// environment is in TCP6 form even for an IPv4 peer.
-	Six bool
+	Force6 bool
 
 	Local     netip.Addr // -i; the zero Addr leaves the choice to the kernel
 	LocalPort uint16     // -p
@@ -52,9 +52,9 @@ type Client struct {
 	Name string
 }
 
-// Connection is an established connection: a non-blocking, close-on-exec
+// Socket is an established connection: a non-blocking, close-on-exec
 // socket and both ends' addresses.
-type Connection struct {
+type Socket struct {
 	FD            int
 	Local, Remote netip.AddrPort
 }
@@ -69,7 +69,7 @@ type Connection struct {
 // then A), each family in djb's random order.
 func (c *Client) Addrs(ctx context.Context, host string) ([]netip.Addr, error) {
 	if host == "" || host == "0" {
-		if c.Six && !c.IPv4Only {
+		if c.Force6 && !c.IPv4Only {
 			return []netip.Addr{netip.IPv6Loopback()}, nil
 		}
 		return []netip.Addr{netip.AddrFrom4([4]byte{127, 0, 0, 1})}, nil
@@ -78,7 +78,7 @@ func (c *Client) Addrs(ctx context.Context, host string) ([]netip.Addr, error) {
 	switch {
 	case c.IPv4Only:
 		fam = v4Only
-	case c.Six:
+	case c.Force6:
 		fam = v6First
 	}
 	return hostAddrs(ctx, c.resolver(), host, true, fam)
@@ -96,7 +96,7 @@ func (c *Client) resolver() *dns.Resolver {
 // that timed out, again, for Timeout[1] seconds each. A single address gets
 // both timeouts at once. If none answers, the result is a silent exit 111:
 // the warnings have said it all.
-func (c *Client) Connect(addrs []netip.Addr, port uint16) (*Connection, error) {
+func (c *Client) Connect(addrs []netip.Addr, port uint16) (*Socket, error) {
 	timeout := c.Timeout
 	if len(addrs) == 1 {
 		timeout = [2]uint64{timeout[0] + timeout[1], 0}
@@ -211,11 +211,11 @@ func connectWithin(fd int, sa unix.Sockaddr, seconds uint64) error {
 }
 
 // established reads both ends' addresses of the connected socket.
-func (c *Client) established(fd int) (*Connection, error) {
+func (c *Client) established(fd int) (*Socket, error) {
 	if c.NoDelay {
 		unix.SetsockoptInt(fd, unix.IPPROTO_TCP, unix.TCP_NODELAY, 1) // if it fails, bummer (0.88)
 	}
-	conn := &Connection{FD: fd}
+	conn := &Socket{FD: fd}
 	var err error
 	if conn.Local, _, err = sockName(fd); err != nil {
 		unix.Close(fd)
@@ -230,10 +230,10 @@ func (c *Client) established(fd int) (*Connection, error) {
 
 // Environment returns what the program learns about conn: the UCSPI variables
 // in 0.88's order, looking up the names and the remote user as asked.
-func (c *Client) Environment(ctx context.Context, conn *Connection) []string {
+func (c *Client) Environment(ctx context.Context, conn *Socket) []string {
 	// -6 shows an IPv4 connection as ucspi-tcp-ipv6's tcpclient -6 did, as the
 	// IPv6 socket it made it on: PROTO=TCP6 and mapped addresses.
-	desc := Description{Local: conn.Local, Remote: conn.Remote, LocalHost: c.LocalName, Force6: c.Six}
+	desc := Description{Local: conn.Local, Remote: conn.Remote, LocalHost: c.LocalName, Force6: c.Force6}
 	if desc.LocalHost == nil {
 		desc.LocalHost = c.hostName(ctx, conn.Local.Addr())
 	}
@@ -250,9 +250,9 @@ func (c *Client) Environment(ctx context.Context, conn *Connection) []string {
 
 // RemoteIPText is the remote address as the environment (and tcpclient -v)
 // shows it.
-func (c *Client) RemoteIPText(conn *Connection) string {
+func (c *Client) RemoteIPText(conn *Socket) string {
 	ip := conn.Remote.Addr().Unmap()
-	if c.Six && ip.Is4() {
+	if c.Force6 && ip.Is4() {
 		return netip.AddrFrom16(ip.As16()).String()
 	}
 	return IPText(ip)

@@ -66,7 +66,7 @@ func TestAddrsLiterals(t *testing.T) {
 		{host: strings.Repeat("a", 64) + ".test", want: "fatal: temporarily unable to figure out IP address for " + strings.Repeat("a", 64) + ".test: protocol error"},
 		{host: strings.Repeat("abcdefg.", 32) + "test", want: "fatal: temporarily unable to figure out IP address for " + strings.Repeat("abcdefg.", 32) + "test: protocol error"},
 	} {
-		c := &Client{IPv4Only: tc.four, Six: tc.six, Resolver: noDNS(t, tc.rules)}
+		c := &Client{IPv4Only: tc.four, Force6: tc.six, Resolver: noDNS(t, tc.rules)}
 		addrs, err := c.Addrs(context.Background(), tc.host)
 		got := dialAddrList(addrs)
 		if err != nil {
@@ -112,7 +112,7 @@ func TestAddrsNames(t *testing.T) {
 		// deadline cuts it short here.
 		ctx, cancel := context.WithTimeout(ctx, 300*time.Millisecond)
 		defer cancel()
-		c := &Client{Six: six}
+		c := &Client{Force6: six}
 		addrs, err := c.Addrs(ctx, host)
 		if err != nil {
 			return err.Error()
@@ -310,7 +310,7 @@ func TestEnvironment(t *testing.T) {
 	srv.ServFail("4.44.0.127.in-addr.arpa.")
 	t.Setenv("DNSCACHEIP", srv.IP)
 	r := dns.New()
-	conn := &Connection{
+	conn := &Socket{
 		Local:  netip.MustParseAddrPort("127.0.44.2:5000"),
 		Remote: netip.MustParseAddrPort("127.0.44.1:25"),
 	}
@@ -321,7 +321,7 @@ func TestEnvironment(t *testing.T) {
 	if got := c.Environment(ctx, conn); !slices.Equal(got, want) {
 		t.Errorf("got  %q\nwant %q", got, want)
 	}
-	c = &Client{Resolver: r, LocalName: Known("Local"), Six: true}
+	c = &Client{Resolver: r, LocalName: Known("Local"), Force6: true}
 	want = []string{"PROTO=TCP6", "TCPLOCALIP=::ffff:127.0.44.2", "TCPLOCALPORT=5000", "TCPLOCALHOST=Local",
 		"TCPREMOTEIP=::ffff:127.0.44.1", "TCPREMOTEPORT=25"}
 	if got := c.Environment(ctx, conn); !slices.Equal(got, want) {

@@ -167,3 +167,34 @@ func TestFusionStartsOneProcess(t *testing.T) {
 		}
 	}
 }
+
+// A listed client under fusion: the server's lookup decides, and the real
+// rblsmtpd, handed the verdict in $RBLSMTPD, holds the dialogue without
+// asking the DNS again (Debian's rblsmtpd asks once; so must we).
+func TestFusionAsksTheDNSOnce(t *testing.T) {
+	ours := reftest.Ours(t, "tcpserver")
+	bin := chainBin(t, true)
+	handler := script(t, t.TempDir(), "handler", "echo served\n")
+	dns := fakedns.Start(t, `2.0.0.127.bl.test. TXT "listed here"`)
+	for _, c := range []struct {
+		mode    []string
+		queries int
+	}{{nil, 1}, {[]string{"--no-fusion"}, 1}} {
+		sc := scenario{
+			args:  append(append([]string{}, c.mode...), "-vRHl0", "127.0.0.1", "0", "rblsmtpd", "-b", "-r", "bl.test", handler),
+			env:   []string{"PATH=" + bin + ":" + os.Getenv("PATH"), "DNSCACHEIP=" + dns.IP},
+			conns: []exchange{{from: "127.0.0.2", send: "QUIT\r\n"}},
+		}
+		before := len(dns.Queries())
+		o := sc.run(t, ours)
+		if want := "220 rblsmtpd.local\r\n221 rblsmtpd.local\r\n"; o.rawReplies[0] != want {
+			t.Errorf("%q: reply %q, want %q", c.mode, o.rawReplies[0], want)
+		}
+		if !regexp.MustCompile(`\nrblsmtpd: 127\.0\.0\.2 pid \d+: 553 listed here\n`).MatchString(o.rawLog) {
+			t.Errorf("%q: no rblsmtpd line in the log:\n%s", c.mode, o.rawLog)
+		}
+		if asked := len(dns.Queries()) - before; asked != c.queries {
+			t.Errorf("%q: the DNS was asked %d times, want %d: %q", c.mode, asked, c.queries, dns.Queries()[before:])
+		}
+	}
+}

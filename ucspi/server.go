@@ -38,9 +38,9 @@ type Server struct {
 	TLS *TLS
 	// Fuse, when set, lets the server do in-process the work of a program of
 	// ours that would only decide and exec (argv0, rblsmtpd): given the file
-	// the spawn found, its argv and its environment, it returns the file that
-	// program would exec and its argv, or ok false when it must really run.
-	Fuse func(path string, argv, env []string) (file string, next []string, ok bool)
+	// the spawn found, its argv and its environment, it returns what that
+	// program would do instead of running, or ok false when it must run.
+	Fuse func(path string, argv, env []string) (step Fused, ok bool)
 
 	// Past one machine (docs/tcpserver.md): PROXY headers from trusted
 	// balancers, an inherited listener, per-client limits.

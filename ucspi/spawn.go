@@ -23,11 +23,10 @@ func (s *Server) prepareSpawn() {
 // returns the program's pid, 0 when it did not start.
 func (s *Server) spawn(fd int, c *Description, env []string, extra ...int) int {
 	prog, err := pathexec.Look(s.argv[0], s.path)
-	first, argv := prog, s.argv
+	first, argv, fused := prog, s.argv, false
 	if err == nil && s.Fuse != nil {
-		prog, argv = s.fuse(prog, env)
+		prog, argv, env, fused = s.fuse(prog, env)
 	}
-	fused := len(argv) < len(s.argv) // every fused step consumes arguments
 	var pid int
 	var files [6]uintptr
 	n := copy(files[:], s.files)
@@ -87,27 +86,55 @@ func (s *Server) spawn(fd int, c *Description, env []string, extra ...int) int {
 	return 0
 }
 
+// Fused is what a fused applet does in place of running: exec File with Argv,
+// in its environment changed by Setenv ("VAR=value"). An empty File leaves
+// the applet to run, with the decision it made handed to it in Setenv (a
+// listed client's rblsmtpd gets the verdict in $RBLSMTPD, and does not ask
+// the DNS again).
+type Fused struct {
+	File   string
+	Argv   []string
+	Setenv []string
+}
+
 // fuse follows a chain of our own applets that would only decide and exec
 // (argv0, rblsmtpd; see Server.Fuse): each one the server can decide for is
 // skipped, and what it would have exec'd is spawned in its place, found along
-// the $PATH it would have searched, its environment's. Each step consumes
-// arguments, so the chain ends. A step whose program cannot be found is not
-// taken: the applet runs and reports that itself.
-func (s *Server) fuse(prog string, env []string) (string, []string) {
-	argv := s.argv
-	var path []string
+// the $PATH it would have searched, its environment's. A step whose program
+// cannot be found is not taken: the applet runs and reports that itself.
+// The chain ends: each step either consumes arguments or hands the applet
+// its decision, after which it is no longer one the server decides for.
+func (s *Server) fuse(prog string, env []string) (string, []string, []string, bool) {
+	argv, fused := s.argv, false
 	for {
-		file, next, ok := s.Fuse(prog, argv, env)
+		step, ok := s.Fuse(prog, argv, env)
 		if !ok {
-			return prog, argv
+			return prog, argv, env, fused
 		}
-		if path == nil {
-			path = pathexec.Path(func(name string) (string, bool) { return LookupEnv(env, name) })
+		for _, kv := range step.Setenv {
+			env = setEnv(env, kv)
 		}
-		found, err := pathexec.Look(file, path)
+		if step.File == "" {
+			continue // the same applet, with its decision in hand
+		}
+		path := pathexec.Path(func(name string) (string, bool) { return LookupEnv(env, name) })
+		found, err := pathexec.Look(step.File, path)
 		if err != nil {
-			return prog, argv
+			return prog, argv, env, fused
 		}
-		prog, argv = found, next
+		prog, argv, fused = found, step.Argv, true
 	}
+}
+
+// setEnv is env with kv ("VAR=value") in place of VAR's setting, or added.
+// env is copied: the caller's stays as it was.
+func setEnv(env []string, kv string) []string {
+	name := nameOf(kv)
+	out := make([]string, 0, len(env)+1)
+	for _, e := range env {
+		if nameOf(e) != name {
+			out = append(out, e)
+		}
+	}
+	return append(out, kv)
 }

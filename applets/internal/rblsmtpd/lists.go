@@ -72,6 +72,23 @@ type Verdict struct {
 	Unsure bool
 }
 
+// Setting is the $RBLSMTPD value that blocks with v's code and text, which
+// Decide reads back as v; ok is false where there is none: an empty text (an
+// empty $RBLSMTPD lets the client through), a temporary one beginning with
+// "-" (it would read as permanent), one holding a NUL (no environment
+// variable can).
+func (v Verdict) Setting() (string, bool) {
+	switch {
+	case v.Text == "" || strings.IndexByte(v.Text, 0) >= 0:
+		return "", false
+	case v.Code == 553:
+		return "-" + v.Text, true
+	case v.Code == 451 && v.Text[0] != '-':
+		return v.Text, true
+	}
+	return "", false
+}
+
 // LookupError is the text a fail-closed lookup failure blocks with.
 const LookupError = "temporary RBL lookup error"
 

@@ -267,3 +267,31 @@ func TestShortageMakesVerdictsUnsure(t *testing.T) {
 		}
 	}
 }
+
+// A verdict's setting of $RBLSMTPD decides as the verdict did.
+func TestSettingReadsBack(t *testing.T) {
+	for _, v := range []Verdict{
+		{Block: true, Code: 451, Text: "listed here"},
+		{Block: true, Code: 553, Text: "bounced"},
+		{Block: true, Code: 553, Text: "-dash"},
+		{Block: true, Code: 451, Text: LookupError},
+	} {
+		setting, ok := v.Setting()
+		if !ok {
+			t.Errorf("%+v: no setting", v)
+			continue
+		}
+		if got := Decide(context.Background(), &setting, "127.0.0.2", &Lists{}); got != v {
+			t.Errorf("%+v: $RBLSMTPD=%q decides %+v", v, setting, got)
+		}
+	}
+	for _, v := range []Verdict{
+		{Block: true, Code: 451, Text: ""},
+		{Block: true, Code: 451, Text: "-looks permanent"},
+		{Block: true, Code: 451, Text: "nul\x00inside"},
+	} {
+		if setting, ok := v.Setting(); ok {
+			t.Errorf("%+v: setting %q cannot say it", v, setting)
+		}
+	}
+}
