@@ -240,7 +240,7 @@ complete() { :; }; compopt() { :; }
 COMP_WORDS=(ucspi "$@"); COMP_CWORD=$#; COMP_LINE="ucspi $*"; COMP_POINT=${#COMP_LINE}
 __start_ucspi
 printf '%s\n' "${COMPREPLY[@]}"`
-	for words, want := range map[string]string{"tcpser": "tcpserver", "tcpserver --li": "--limit", "completion zs": "zsh"} {
+	for words, want := range map[string]string{"tcpser": "tcpserver", "tcpserver --lim": "--limit", "completion zs": "zsh"} {
 		cmd := exec.Command(bash, append([]string{"-c", script, "bash"}, strings.Fields(words)...)...)
 		cmd.Env = []string{"PATH=" + filepath.Dir(ucspi) + ":" + os.Getenv("PATH")}
 		out, err := cmd.CombinedOutput()

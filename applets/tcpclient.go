@@ -48,10 +48,12 @@ type clientOptions struct {
 	localName   *string
 	infoTimeout uint64
 	iface       string
+	proxySend   int // tcpclient --proxy-send: the PROXY header's version, 0 for none
 }
 
 func tcpclientSetup(fs *pflag.FlagSet) Runner {
 	o := newClientOptions(fs, "tcpclient")
+	fs.Var(proxyVersion{&o.proxySend}, "proxy-send", "send a PROXY header of `version` 1 or 2 naming the inherited TCPREMOTEIP/PORT and TCPLOCALIP/PORT")
 	return func(s *Stdio, operands []string) error {
 		return o.run(s, func(errs io.Writer) error { return tcpclient(o, errs, operands) })
 	}
@@ -119,6 +121,13 @@ func tcpclient(o *clientOptions, errs io.Writer, operands []string) error {
 	conn, err := dial(ctx, c, operands[0], operands[1])
 	if err != nil {
 		return err
+	}
+	if o.proxySend != 0 {
+		// Before anything else: the server is waiting for it.
+		remote, local := ucspi.InheritedConnection(os.Getenv)
+		if err := ucspi.SendAll(conn.FD, ucspi.AppendProxy(nil, o.proxySend, remote, local)); err != nil {
+			return exit.FatalSys(exit.Temporary, err, "unable to send PROXY header: ")
+		}
 	}
 	if o.verbosity >= 2 {
 		fmt.Fprintf(errs, "tcpclient: connected to %s port %d\n", c.RemoteIPText(conn), conn.Remote.Port())
@@ -275,6 +284,19 @@ func (t *connTimeout) Set(s string) error {
 	return nil
 }
 
+// proxyVersion is --proxy-send 1 or 2.
+type proxyVersion struct{ target *int }
+
+func (p proxyVersion) String() string { return "" }
+func (p proxyVersion) Type() string   { return "version" }
+func (p proxyVersion) Set(s string) error {
+	if s != "1" && s != "2" {
+		return fmt.Errorf("not a PROXY protocol version (1 or 2): %s", s)
+	}
+	*p.target = int(s[0] - '0')
+	return nil
+}
+
 // optionalString is a string option whose absence is distinct from "".
 type optionalString struct{ target **string }
 
@@ -299,7 +321,7 @@ host may be a name, a dotted-quad IPv4 address (with or without brackets; "127.0
 
 -i localip and -p localport bind the socket's local end before connecting. -l localname sets TCPLOCALHOST instead of looking the local address up in the DNS. -h (default) looks the remote address up for TCPREMOTEHOST; -H does not. -r (default) asks the remote host's ident (RFC 1413) server for TCPREMOTEINFO, giving up after -t seconds (default 26); -R does not. -D sets TCP_NODELAY; -d (default) does not. -v reports the connection on stderr, -q prints no messages at all, -Q (default) prints only errors.
 
-Beyond 0.88: -4 uses IPv4 only. -6 behaves as ucspi-tcp-ipv6's tcpclient: "0" is ::1, names stand for their IPv6 and IPv4 addresses, and an IPv4 connection is described in IPv6 form (PROTO=TCP6, TCPREMOTEIP=::ffff:a.b.c.d). Without -6, a connection to an IPv6 address is described with PROTO=TCP6 and IPv6 addresses in the TCP* variables. -I interface names the interface of a link-local IPv6 address.
+Beyond 0.88: -4 uses IPv4 only. -6 behaves as ucspi-tcp-ipv6's tcpclient: "0" is ::1, names stand for their IPv6 and IPv4 addresses, and an IPv4 connection is described in IPv6 form (PROTO=TCP6, TCPREMOTEIP=::ffff:a.b.c.d). Without -6, a connection to an IPv6 address is described with PROTO=TCP6 and IPv6 addresses in the TCP* variables. -I interface names the interface of a link-local IPv6 address. --proxy-send 1 or 2 writes a PROXY protocol header of that version as soon as the connection is made, before the program runs, naming the connection tcpclient's own tcpserver described: $TCPREMOTEIP:$TCPREMOTEPORT as the client and $TCPLOCALIP:$TCPLOCALPORT as the address it reached. If one of them is missing or not an address or port, the header is "PROXY UNKNOWN" (version 1) or LOCAL (version 2).
 
 Messages are 0.88's: "tcpclient: unable to connect to 127.0.0.1 port 16: connection refused" for each address that failed, "tcpclient: fatal: ..." when tcpclient cannot go on.`,
 	Environment: `The program gets tcpclient's environment, without the connection variables it inherited, plus those describing the connection as tcpserver would, seen from the client's side: PROTO, TCPLOCALIP, TCPLOCALPORT, TCPLOCALHOST, TCPREMOTEIP, TCPREMOTEPORT, TCPREMOTEHOST, TCPREMOTEINFO (the last two unset when unknown or not looked up).

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"fmt"
+	"io"
 	"net"
 	"net/netip"
 	"os"
@@ -440,4 +441,45 @@ type countWriter int64
 func (c *countWriter) Write(p []byte) (int, error) {
 	*c += countWriter(len(p))
 	return len(p), nil
+}
+
+// TestProxySend: --proxy-send writes a header naming the inherited client
+// before the program runs, and nothing of the program's before it.
+func TestProxySend(t *testing.T) {
+	headers := make(chan string, 1)
+	port := fakeserver.Port(fakeserver.Serve(t, "127.0.0.1:0", func(c net.Conn) {
+		c.SetDeadline(time.Now().Add(10 * time.Second))
+		b, _ := io.ReadAll(c)
+		headers <- string(b)
+	}))
+	inherited := []string{"TCPREMOTEIP=192.0.2.7", "TCPREMOTEPORT=4444", "TCPLOCALIP=198.51.100.1", "TCPLOCALPORT=25"}
+	v2 := "\r\n\r\n\x00\r\nQUIT\n"
+	for _, c := range []struct {
+		version string
+		env     []string
+		want    string
+	}{
+		{"1", inherited, "PROXY TCP4 192.0.2.7 198.51.100.1 4444 25\r\n"},
+		{"2", inherited, v2 + "\x21\x11\x00\x0c\xc0\x00\x02\x07\xc6\x33\x64\x01\x11\x5c\x00\x19"},
+		{"1", []string{"TCPREMOTEIP=2001:db8::7", "TCPREMOTEPORT=1", "TCPLOCALIP=192.0.2.1", "TCPLOCALPORT=2"},
+			"PROXY TCP6 2001:db8::7 ::ffff:192.0.2.1 1 2\r\n"},
+		{"1", nil, "PROXY UNKNOWN\r\n"},
+		{"2", nil, v2 + "\x20\x00\x00\x00"},
+		{"1", []string{"TCPREMOTEIP=192.0.2.7", "TCPREMOTEPORT=70000", "TCPLOCALIP=198.51.100.1", "TCPLOCALPORT=25"}, "PROXY UNKNOWN\r\n"},
+		{"2", []string{"TCPREMOTEIP=x", "TCPREMOTEPORT=1", "TCPLOCALIP=198.51.100.1", "TCPLOCALPORT=25"}, v2 + "\x20\x00\x00\x00"},
+	} {
+		r := reftest.Run(t, reftest.Ours(t, "tcpclient"), reftest.Cmd{
+			Args: []string{"-RHl0", "--proxy-send", c.version, "127.0.0.1", strconv.Itoa(int(port)), "/bin/sh", "-c", "echo program >&7"},
+			Env:  append([]string{"PATH=" + os.Getenv("PATH")}, c.env...)})
+		got := <-headers
+		if r.Code != 0 || got != c.want+"program\n" {
+			t.Errorf("--proxy-send %s, %q: exit %d %s; the server read %q, want %q", c.version, c.env, r.Code, r.Stderr, got, c.want+"program\n")
+		}
+	}
+	for _, v := range []string{"0", "3", "v2", ""} {
+		r := reftest.Run(t, reftest.Ours(t, "tcpclient"), reftest.Cmd{Args: []string{"--proxy-send", v, "127.0.0.1", "1", "true"}})
+		if r.Code != 100 || !strings.Contains(string(r.Stderr), "tcpclient: usage: ") {
+			t.Errorf("--proxy-send %q: exit %d, %s", v, r.Code, r.Stderr)
+		}
+	}
 }

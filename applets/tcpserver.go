@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"net/netip"
 	"os"
 	"strings"
 
@@ -54,6 +55,14 @@ func tcpserverSetup(fs *pflag.FlagSet) Runner {
 	fs.VarP(userID{&s.UID}, "uid", "u", "switch to user `uid` once listening: a number, or a name from /etc/passwd")
 	fs.VarP(groupID{&s.GID}, "gid", "g", "switch to group `gid` once listening: a number, or a name from /etc/group")
 	fs.VarPF(envIDs{&s.UID, &s.GID}, "env-ids", "U", "take -u and -g from $UID and $GID, where set").NoOptDefVal = "true"
+	backlog := fs.Lookup("backlog")
+	backlog.Value = given{backlog.Value, &s.BacklogGiven}
+	fs.VarP(ipLimit{&s.IPLimit, &s.IPLimitMessage}, "ip-limit", "C", "`n[:message]`: at most n programs at once per client address; the others are sent message and closed")
+	fs.Var(proxyFrom{&s.ProxyFrom}, "proxy-from", "trust the balancers in `CIDR[,CIDR...]`: read the client from their PROXY header (v1, v2); drop other peers")
+	Number(fs, &s.ProxyTimeout, 10, math.MaxUint64, "proxy-timeout", "", "give up on a PROXY header after `n` seconds")
+	fs.Var(listenFD{&s.ListenFD}, "listen-fd", "serve the listening socket on descriptor `n` (no host and port operands)")
+	Choice(fs, &s.Systemd, true, "systemd", "", "serve the socket systemd passed (LISTEN_PID, LISTEN_FDS=1, descriptor 3)")
+	Choice(fs, &s.ReusePort, true, "reuse-port", "", "set SO_REUSEPORT, so that several servers share the port")
 	noFusion := fs.Bool("no-fusion", false, "start argv0 and rblsmtpd as processes even where tcpserver can do their work itself")
 	return func(_ *Stdio, operands []string) error {
 		if !*noFusion {
@@ -65,6 +74,85 @@ func tcpserverSetup(fs *pflag.FlagSet) Runner {
 		}
 		return err
 	}
+}
+
+// given records that an option was given, whatever its value.
+type given struct {
+	pflag.Value
+	set *bool
+}
+
+func (g given) Set(v string) error {
+	if err := g.Value.Set(v); err != nil {
+		return err
+	}
+	*g.set = true
+	return nil
+}
+
+// ipLimit is -C n[:message], n from 1 up; the message is sent to a client
+// over its limit.
+type ipLimit struct {
+	n       *uint64
+	message **string
+}
+
+func (l ipLimit) String() string { return "" }
+func (l ipLimit) Type() string   { return "n[:message]" }
+func (l ipLimit) Set(v string) error {
+	num, msg, hasMsg := strings.Cut(v, ":")
+	n, err := parseNumber(num, math.MaxUint64)
+	if err != nil {
+		return err
+	}
+	if n == 0 {
+		return errors.New("0 programs would refuse everyone")
+	}
+	*l.n, *l.message = n, nil
+	if hasMsg {
+		*l.message = &msg
+	}
+	return nil
+}
+
+// proxyFrom is --proxy-from CIDR[,CIDR...], which may be repeated. A bare
+// address is a prefix of its full length; an IPv4-mapped prefix is taken as
+// the IPv4 one, since peers are matched with IPv4-mapped addresses unmapped.
+type proxyFrom struct{ target *[]netip.Prefix }
+
+func (p proxyFrom) String() string { return "" }
+func (p proxyFrom) Type() string   { return "CIDR[,CIDR...]" }
+func (p proxyFrom) Set(v string) error {
+	for _, f := range strings.Split(v, ",") {
+		prefix, err := netip.ParsePrefix(f)
+		if err != nil {
+			ip, err2 := netip.ParseAddr(f)
+			if err2 != nil || ip.Zone() != "" {
+				return fmt.Errorf("not an address or a CIDR prefix: %s", f)
+			}
+			prefix = netip.PrefixFrom(ip, ip.BitLen())
+		}
+		if ip := prefix.Addr(); ip.Is4In6() && prefix.Bits() >= 96 {
+			prefix = netip.PrefixFrom(ip.Unmap(), prefix.Bits()-96)
+		}
+		*p.target = append(*p.target, prefix.Masked())
+	}
+	return nil
+}
+
+// listenFD is --listen-fd n: a descriptor number.
+type listenFD struct{ target **int }
+
+func (l listenFD) String() string { return "" }
+func (l listenFD) Type() string   { return "n" }
+func (l listenFD) Set(v string) error {
+	n, err := parseNumber(v, 1<<30)
+	if err != nil {
+		return err
+	}
+	fd := int(n)
+	*l.target = &fd
+	return nil
 }
 
 // localName is -l: the name, or as 0.88, any text at all (-l0 is common).
@@ -175,6 +263,34 @@ so that whatever fed or read it (a pipe from a supervisor) does not wait on the
 server, and no connection can land on descriptor 0 or 1. Its standard error
 stays, for its messages and the programs' descriptor 2.
 
+Behind a balancer (docs/scale-out.md): --proxy-from CIDR[,CIDR...] (repeatable)
+names the balancers. A connection from one of them must begin with a PROXY
+protocol header, version 1 or 2, read before anything else (the banner, DNS,
+ident, rules) and not a byte further; a connection from any other peer is
+dropped at once. The client the header names replaces the socket's addresses
+everywhere: the TCP* and TCP6* variables, TCPREMOTEHOST, the rules, the per-IP
+counts and the log lines; TCPREMOTEINFO is not asked for. A LOCAL or UNKNOWN
+header (health checks) keeps the socket's addresses. A header that is bad, or
+does not arrive within --proxy-timeout seconds (default 10), drops its
+connection with a warning. No rule can make a peer a balancer.
+
+-C n[:message] (--ip-limit) runs at most n programs at once for one client
+address; the connection over the limit is sent message and CRLF, if given, and
+closed. A rule's MAXCONIP or MAXCONNIP (the smaller of the two) takes the place
+of -C for the addresses it matches, MAXCONNC limits a whole IPv4 /24 or IPv6
+/64, DIEMSG replaces the message; where neither a rule nor -C says, the same
+variables in tcpserver's own environment do. 0 refuses every connection; a
+value that is not a number is ignored. A place is given back when its program
+ends. -v logs "limit 0 IP COUNT/MAX WHICH" after the deny line.
+
+--listen-fd n serves the listening TCP socket on descriptor n, and --systemd
+the one systemd passes (descriptor 3, when LISTEN_PID is tcpserver's pid and
+LISTEN_FDS is 1, as with Accept=no); host and port are then left out of the
+command line, -b listens again with its backlog, and -4, -I and --reuse-port
+are usage errors. --reuse-port sets SO_REUSEPORT, so that several tcpservers
+can share a port, the kernel spreading connections over them; each keeps its
+own -c.
+
 Messages go to standard error: -q prints none, -Q (default) errors and
 warnings, -v also "status: N/LIMIT", "pid P from IP", "ok P ..." or "deny P
 ...", and "end P status WSTAT" for each connection, in 0.88's formats. P is the
@@ -182,10 +298,10 @@ program's process id; a connection that never gets a program (denied, or
 dropped with "warning: dropping connection, ...") is logged with P 0.
 
 SIGTERM makes tcpserver exit 0 at once, leaving the programs running.`,
-	Environment: `For each connection program gets tcpserver's environment, without the connection variables (PROTO, TCP*, TCP6*) it inherited, plus: PROTO (TCP, or TCP6 for an IPv6 peer); TCPLOCALIP, TCPLOCALPORT and TCPLOCALHOST, the local end; TCPREMOTEIP, TCPREMOTEPORT, TCPREMOTEHOST and TCPREMOTEINFO, the peer (the last two unset when unknown or not looked up); on an IPv6 socket the TCP6* copies of them; and the variables of the rule that allowed the connection, which win.
+	Environment: `For each connection program gets tcpserver's environment, without the connection variables (PROTO, TCP*, TCP6*) it inherited, plus: PROTO (TCP, or TCP6 for an IPv6 peer); TCPLOCALIP, TCPLOCALPORT and TCPLOCALHOST, the local end; TCPREMOTEIP, TCPREMOTEPORT, TCPREMOTEHOST and TCPREMOTEINFO, the peer (the last two unset when unknown or not looked up); on an IPv6 socket the TCP6* copies of them; behind a trusted balancer (--proxy-from), PROXYREMOTEIP, PROXYREMOTEPORT, PROXYLOCALIP and PROXYLOCALPORT (the balancer's connection), PROXYVERSION (1 or 2) and PROXYCOMMAND (PROXY or LOCAL); where a per-IP limit applies, TCPCONCURRENCY, this address's programs, this one included; and the variables of the rule that allowed the connection, which win. Inherited PROXY* and TCPCONCURRENCY variables are removed as the TCP* ones are, and under --systemd LISTEN_PID, LISTEN_FDS and LISTEN_FDNAMES.
 
-tcpserver reads $DNSCACHEIP (the DNS servers to ask, separated by dots, else those of /etc/resolv.conf; /etc/hosts is never read), $PATH (to find program), and with -U $UID and $GID.`,
-	ExitStatus: `0 on SIGTERM. 100 for a usage error: a missing operand, a bad option, an option value that is not a number or is out of range, a -u or -g name not in /etc/passwd or /etc/group, a port above 65535. 111 when it cannot listen ("tcpserver: fatal: unable to bind: address already used"), cannot find host's address or port's number, or cannot switch ids.`,
+tcpserver reads $DNSCACHEIP (the DNS servers to ask, separated by dots, else those of /etc/resolv.conf; /etc/hosts is never read), $PATH (to find program), with -U $UID and $GID, with --systemd $LISTEN_PID and $LISTEN_FDS, and $MAXCONIP, $MAXCONNIP, $MAXCONNC and $DIEMSG as the per-IP limits of last resort.`,
+	ExitStatus: `0 on SIGTERM. 100 for a usage error: a missing operand, a bad option, an option value that is not a number or is out of range, a -u or -g name not in /etc/passwd or /etc/group, a port above 65535. 111 when it cannot listen ("tcpserver: fatal: unable to bind: address already used", "tcpserver: fatal: descriptor 3 is not a listening TCP socket", "tcpserver: fatal: LISTEN_PID is not set: no socket from systemd"), cannot find host's address or port's number, or cannot switch ids.`,
 	Examples: `A test server, and a client for it:
 
   tcpserver -v -RHl0 127.0.0.1 8000 echo hello &

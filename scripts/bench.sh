@@ -33,7 +33,16 @@
 #            rounds, resumed handshakes, 100 MB from the program to the client,
 #            the server's memory per held connection (1,000 held), and its CPU
 #            per connection against plain tcpserver's and against the
-#            handshake alone (bench/tlsfloor).
+#            handshake alone (bench/tlsfloor);
+#   proxy    HAProxy in front of one server: ours with --proxy-from reading
+#            PROXY v2 and v1 headers, ours without PROXY and Debian's, at 8
+#            and 40 in flight (skipped when haproxy is not installed);
+#   iplimit  ours with -C 1000 -x against -x alone, at 8 and 40 in flight;
+#            the per-IP record with 10,000 connections held from 1,000
+#            addresses (the server's RSS, and BenchmarkIPRecord's bytes per
+#            running program);
+#   reuseport two --reuse-port servers on one port against one, at 40 in
+#            flight.
 #
 # Everything listens on 127.0.0.1 only; every server is started in its own
 # process group and killed with its handlers, on the way out too. The results
@@ -51,7 +60,10 @@
 #   CHAIN_ROUNDS (3), CHAIN_N (600), FLOOD_N (1000), STARTUP_N (300);
 #   TLS_ROUNDS (3), TLS_N (500), TLS_LEVELS ("1 8 40"), TLS_MB (100),
 #   TLS_HOLD (1000), TLS_CPU_N (2000);
-#   STAGES ("servers load memory stream rules scale chains startup tls"): which to run;
+#   IPREC_HOLD (10000) and IPREC_SOURCES (1000): the per-IP record's held
+#   connections and their addresses;
+#   STAGES ("servers load memory stream rules scale chains startup tls proxy
+#   iplimit reuseport"): which to run;
 #   UCSPI (the binary to measure; by default make static builds
 #   bin/ucspi-static), UCSPI_REF_DIR (/usr/bin);
 #   OUT_MD (docs/bench.md) and README (README.md): where the report goes,
@@ -82,7 +94,9 @@ TLS_LEVELS=${TLS_LEVELS:-"1 8 40"}
 TLS_MB=${TLS_MB:-100}
 TLS_HOLD=${TLS_HOLD:-1000}
 TLS_CPU_N=${TLS_CPU_N:-2000}
-STAGES=${STAGES:-"servers load memory stream rules scale chains startup tls"}
+IPREC_HOLD=${IPREC_HOLD:-10000}
+IPREC_SOURCES=${IPREC_SOURCES:-1000}
+STAGES=${STAGES:-"servers load memory stream rules scale chains startup tls proxy iplimit reuseport"}
 REF_DIR=${UCSPI_REF_DIR:-/usr/bin}
 
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -100,8 +114,10 @@ load0=$(cut -d' ' -f1-3 /proc/loadavg)
 work=$(mktemp -d "${TMPDIR:-/tmp}/bench.XXXXXX")
 srvpid=
 holders=()
+others=() # process groups of the proxy and reuseport stages (HAProxy, a second server)
 cleanup() {
 	for h in "${holders[@]}"; do kill "$h" 2>/dev/null || :; done
+	for g in "${others[@]}"; do kill -KILL -- "-$g" 2>/dev/null || :; done
 	if [ -n "$srvpid" ]; then kill -KILL -- "-$srvpid" 2>/dev/null || :; fi
 	rm -rf "$work"
 }
@@ -162,6 +178,9 @@ has rules && total=$((total + RULES_ROUNDS * 4))
 has scale && total=$((total + 2 * (nhold + 2)))
 has chains && total=$((total + CHAIN_ROUNDS * 2 * 2 * 5 + 2))
 has startup && total=$((total + 1))
+has proxy && total=$((total + ROUNDS * 2 * 4))
+has iplimit && total=$((total + ROUNDS * 2 * 2 + 3))
+has reuseport && total=$((total + ROUNDS * 2))
 if has tls; then
 	tls_servers="ours"
 	command -v stunnel4 >/dev/null && tls_servers="$tls_servers stunnel"
@@ -263,14 +282,14 @@ load() {
 }
 
 holdopts=() # -tls for TLS servers
-# hold N: a holder keeping N connections to $port open, started and waited
-# for (every handler running), its pid put in holders; held_secs is how long
-# opening them took.
+# hold N [HOLDER-ARGS...]: a holder keeping N connections to $port open,
+# started and waited for (every handler running), its pid put in holders;
+# held_secs is how long opening them took.
 nholders=0
 hold() {
 	nholders=$((nholders + 1))
 	local out=$work/holder.$nholders
-	"$work/holder" "${holdopts[@]}" -addr "127.0.0.1:$port" -n "$1" -max 5m >"$out" 2>&1 &
+	"$work/holder" "${holdopts[@]}" -addr "127.0.0.1:$port" -n "$1" -max 5m "${@:2}" >"$out" 2>&1 &
 	holders+=($!)
 	local i=0
 	while [ ! -s "$out" ]; do
@@ -667,10 +686,127 @@ if has tls; then
 	srvopts=(-R -H -l0)
 fi
 
+# listening PORT COUNT: wait until COUNT sockets listen on PORT.
+listening() {
+	local i=0
+	while [ "$(ss -Hltn "sport = :$1" | wc -l)" -lt "$2" ]; do
+		i=$((i + 1))
+		[ $i -gt 500 ] && die "nothing listens on $1"
+		sleep 0.01
+	done
+}
+
+if has proxy; then
+	hap=$(command -v haproxy || echo /usr/sbin/haproxy)
+	if ! [ -x "$hap" ]; then
+		say "bench: no haproxy (apt-get install haproxy): the proxy stage is skipped"
+	else
+		for round in $(seq "$ROUNDS"); do
+			for level in 8 40; do
+				for impl in ours "ours, PROXY v1" "ours, no PROXY" debian; do
+					step "proxy round $round/$ROUNDS: HAProxy in front of $impl, $level in flight"
+					server=ours send= srvopts=(-R -H -l0)
+					case $impl in
+					ours) srvopts+=(--proxy-from 127.0.0.1) send=send-proxy-v2 ;;
+					"ours, PROXY v1") srvopts+=(--proxy-from 127.0.0.1) send=send-proxy ;;
+					debian) server=debian ;;
+					esac
+					start "$server" 40 - "$work/okprog"
+					backend=$port
+					port=$(free_port)
+					printf 'global\n    maxconn 1000\ndefaults\n    mode tcp\n    timeout connect 5s\n    timeout client 30s\n    timeout server 30s\nfrontend f\n    bind 127.0.0.1:%s\n    default_backend b\nbackend b\n    server s 127.0.0.1:%s %s\n' \
+						"$port" "$backend" "$send" >"$work/haproxy.cfg"
+					setsid "$hap" -db -f "$work/haproxy.cfg" </dev/null >"$work/haproxy.out" 2>&1 &
+					others+=($!)
+					listening "$port" 1
+					n=$N
+					[ "$level" -ge 40 ] && n=$N40
+					load "Behind HAProxy: connections per second" "$level in flight" "$impl" -n "$n" -c "$level" -halfclose=false
+					kill -TERM -- "-${others[-1]}" 2>/dev/null || :
+					wait "${others[-1]}" 2>/dev/null || :
+					unset 'others[-1]'
+					port=$backend
+					stop
+				done
+			done
+		done
+		srvopts=(-R -H -l0)
+	fi
+fi
+
+if has iplimit; then
+	printf ':allow\n' | "$work/tcprules" "$work/iplimit.cdb" "$work/iplimit.tmp"
+	# limited IMPL: the options of ours with the per-IP record and without.
+	limited() {
+		srvopts=(-R -H -l0 -x "$work/iplimit.cdb")
+		[ "$1" = ours ] && srvopts+=(-C 1000)
+		:
+	}
+	for round in $(seq "$ROUNDS"); do
+		for level in 8 40; do
+			for impl in ours "ours, -x only"; do
+				step "iplimit round $round/$ROUNDS: $impl, $level in flight"
+				limited "$impl"
+				start ours 40 - "$work/okprog"
+				n=$N
+				[ "$level" -ge 40 ] && n=$N40
+				load "Per-IP limits: connections per second (ours is -C 1000 -x)" "$level in flight" "$impl" -n "$n" -c "$level"
+				stop
+			done
+		done
+	done
+	sec="Per-IP record (ours is -C 1000 -x)"
+	held="$IPREC_HOLD held from $IPREC_SOURCES addresses"
+	for impl in ours "ours, -x only"; do
+		step "iplimit: $impl holding $IPREC_HOLD connections from $IPREC_SOURCES addresses"
+		limited "$impl"
+		start ours $((IPREC_HOLD + 100)) 256 "$work/okprog" hold
+		sleep 0.3
+		rss0=$(rss "$srvpid")
+		hold "$IPREC_HOLD" -sources "$IPREC_SOURCES"
+		sleep 0.5
+		rss1=$(rss "$srvpid")
+		emit "$sec" "server RSS (kB), $held" "$impl" "$rss1"
+		emit "$sec" "RSS growth per held connection (bytes), $held" "$impl" "$(((rss1 - rss0) * 1024 / IPREC_HOLD))"
+		unhold
+		stop
+	done
+	srvopts=(-R -H -l0)
+	step "iplimit: BenchmarkIPRecord (10,000 programs from 1,000 addresses)"
+	# BenchmarkIPRecord-2  200000  97.50 ns/op  38.26 B/program
+	set -- $(go test -run '^$' -bench BenchmarkIPRecord -benchtime 200000x ./ucspi | grep '^BenchmarkIPRecord')
+	[ "${6:-}" = B/program ] || die "BenchmarkIPRecord printed $*"
+	emit "$sec" "the record per running program (bytes), 10000 from 1000 addresses (BenchmarkIPRecord)" ours "$5"
+	emit "$sec" "the record's time per connection (ns, BenchmarkIPRecord)" ours "$3"
+fi
+
+if has reuseport; then
+	for round in $(seq "$ROUNDS"); do
+		for impl in ours "ours, one server"; do
+			step "reuseport round $round/$ROUNDS: $impl, 40 in flight"
+			srvopts=(-R -H -l0 --reuse-port)
+			start ours 40 - "$work/okprog"
+			if [ "$impl" = ours ]; then
+				setsid "$work/tcpserver" "${srvopts[@]}" -c 40 127.0.0.1 "$port" "$work/okprog" </dev/null >/dev/null 2>"$work/second.err" &
+				others+=($!)
+				listening "$port" 2
+			fi
+			load "Shared port (--reuse-port): connections per second" "40 in flight" "$impl" -n "$N40" -c 40
+			if [ "$impl" = ours ]; then
+				kill -TERM -- "-${others[-1]}" 2>/dev/null || :
+				wait "${others[-1]}" 2>/dev/null || :
+				unset 'others[-1]'
+			fi
+			stop
+		done
+	done
+	srvopts=(-R -H -l0)
+fi
+
 say "[$(($(date +%s) - began))s] done; the report:"
 mkdir -p build
 cp "$results" build/bench-results.jsonl
-config="TLS_ROUNDS=$TLS_ROUNDS TLS_N=$TLS_N TLS_LEVELS='$TLS_LEVELS' TLS_MB=$TLS_MB TLS_HOLD=$TLS_HOLD TLS_CPU_N=$TLS_CPU_N CHAIN_ROUNDS=$CHAIN_ROUNDS CHAIN_N=$CHAIN_N FLOOD_N=$FLOOD_N STARTUP_N=$STARTUP_N ROUNDS=$ROUNDS N=$N LEVELS='$LEVELS' SERVERS='$SERVERS' LOAD_N=$LOAD_N BACKLOG_N=$BACKLOG_N MEM_N=$MEM_N STREAM_MB=$STREAM_MB STREAM_ROUNDS=$STREAM_ROUNDS RULES_LINES=$RULES_LINES RULES_ROUNDS=$RULES_ROUNDS LOOKUPS=$LOOKUPS HOLD='$HOLD' ONTOP=$ONTOP"
+config="IPREC_HOLD=$IPREC_HOLD IPREC_SOURCES=$IPREC_SOURCES TLS_ROUNDS=$TLS_ROUNDS TLS_N=$TLS_N TLS_LEVELS='$TLS_LEVELS' TLS_MB=$TLS_MB TLS_HOLD=$TLS_HOLD TLS_CPU_N=$TLS_CPU_N CHAIN_ROUNDS=$CHAIN_ROUNDS CHAIN_N=$CHAIN_N FLOOD_N=$FLOOD_N STARTUP_N=$STARTUP_N ROUNDS=$ROUNDS N=$N LEVELS='$LEVELS' SERVERS='$SERVERS' LOAD_N=$LOAD_N BACKLOG_N=$BACKLOG_N MEM_N=$MEM_N STREAM_MB=$STREAM_MB STREAM_ROUNDS=$STREAM_ROUNDS RULES_LINES=$RULES_LINES RULES_ROUNDS=$RULES_ROUNDS LOOKUPS=$LOOKUPS HOLD='$HOLD' ONTOP=$ONTOP"
 "$work/report" -out "$OUT_MD" -readme "$README" -config "$config" -load "$load0" \
 	-took "$(($(date +%s) - began))s" -version "$(git describe --always --dirty 2>/dev/null || echo unknown)" \
 	"$results"

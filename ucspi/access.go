@@ -13,9 +13,10 @@ import (
 
 // access decides what a connection gets, knowing nothing of accept or spawn:
 // it completes c with what the DNS and the peer's ident server say (as far as
-// the options ask), then follows the rules. It returns the rule's variables,
-// or denied, or the failure that drops the connection. Steps that decide on a
-// connection before its program runs belong here.
+// the options ask), then follows the rules, then the per-IP limits. It
+// returns the rule's variables, or denied, or the failure that drops the
+// connection. Steps that decide on a connection before its program runs
+// belong here.
 func (s *Server) access(c *Description) (ruleVars []string, denied bool, fail *failure) {
 	c.LocalHost = s.LocalHost
 	if c.LocalHost == nil {
@@ -27,23 +28,25 @@ func (s *Server) access(c *Description) (ruleVars []string, denied bool, fail *f
 			c.RemoteHost = nil
 		}
 	}
-	if s.RemoteInfo {
+	if s.RemoteInfo && (c.Proxy == nil || !c.Proxy.Carried()) { // ident cannot reach a balancer's client
 		info, err := whenDescriptors(func() (string, error) { return RemoteInfo(c.Local, c.Remote, s.identTimeout()) })
 		if err == nil {
 			c.RemoteInfo = &info
 		}
 	}
 	if s.Rules == "" {
-		return nil, false, nil
+		return nil, s.limitIP(c, nil), nil
 	}
 	d, err := whenDescriptors(func() (cdbrules.Decision, error) { return cdbrules.LookupFile(s.Rules, s.peer(c)) })
 	switch {
 	case err != nil && s.AllowNoRules && errors.Is(err, fs.ErrNotExist):
-		return nil, false, nil
+		return nil, s.limitIP(c, nil), nil
 	case err != nil:
 		return nil, false, &failure{"unable to read " + s.Rules + ": ", err}
+	case d.Deny:
+		return nil, true, nil
 	}
-	return d.Env, d.Deny, nil
+	return d.Env, s.limitIP(c, d.Env), nil
 }
 
 // peer is the connection as the rules see it: an unknown host or info is left

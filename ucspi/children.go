@@ -8,14 +8,16 @@ import (
 // children counts the connections in hand, from accept until their program
 // exits or until the connection is dropped, and holds the accept loop while
 // there are limit of them. The programs are reaped by one SIGCHLD-driven
-// wait4(-1, WNOHANG) loop, so the server keeps no descriptor, no thread and no
-// record per running program, and its cost does not grow with their number.
+// wait4(-1, WNOHANG) loop, so the server keeps no descriptor, no thread and,
+// unless a per-IP limit is in play (ips), no record per running program, and
+// its cost does not grow with their number.
 type children struct {
 	mu    sync.Mutex
 	room  sync.Cond
 	n     uint64
 	limit uint64
 	log   *logger
+	ips   *ipLimits // the per-IP record, nil when no limit is in play
 
 	// spawning is read-held by each spawn from the fork until its log lines
 	// are out; the reaper write-holds it while it waits for children. So an
@@ -107,6 +109,7 @@ func (c *children) reap(sigchld <-chan os.Signal) {
 				break
 			}
 			ended = true
+			c.ips.ended(pid)
 			if c.n > 0 {
 				c.n--
 			}

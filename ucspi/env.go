@@ -25,6 +25,18 @@ type Description struct {
 	// TLS is "PROTOCOL:CIPHER" once sslserver's handshake is done, for its
 	// -V log line; "" otherwise.
 	TLS string
+	// Proxy is what a trusted balancer's PROXY header said (tcpserver
+	// --proxy-from), for the PROXY* variables; nil without one.
+	Proxy *Proxied
+	// Concurrency is TCPCONCURRENCY, the programs running for this client
+	// address, this one included, where a per-IP limit applies; 0 leaves it
+	// unset.
+	Concurrency uint64
+
+	// tcpserver's per-IP record (iplimit.go): the place reserved for this
+	// connection's program, or why it got none.
+	slot    *ipCount
+	refused *ipRefusal
 }
 
 // Known wraps s as a known value for Description's optional fields.
@@ -51,6 +63,8 @@ var names = []string{
 	"TCPREMOTEIP", "TCPREMOTEPORT", "TCPREMOTEHOST", "TCPREMOTEINFO",
 	"TCP6LOCALIP", "TCP6LOCALPORT", "TCP6LOCALHOST",
 	"TCP6REMOTEIP", "TCP6REMOTEPORT", "TCP6REMOTEHOST", "TCP6REMOTEINFO",
+	"PROXYREMOTEIP", "PROXYREMOTEPORT", "PROXYLOCALIP", "PROXYLOCALPORT", "PROXYVERSION", "PROXYCOMMAND",
+	"TCPCONCURRENCY",
 }
 
 // Vars returns the connection's variables as "NAME=value", in the order 0.88
@@ -90,6 +104,12 @@ func (c *Description) Vars() []string {
 	both("REMOTEPORT", rport, rport)
 	both("REMOTEHOST", c.RemoteHost, c.RemoteHost)
 	both("REMOTEINFO", c.RemoteInfo, c.RemoteInfo)
+	if c.Proxy != nil {
+		vars = c.Proxy.vars(vars, ip)
+	}
+	if c.Concurrency > 0 {
+		vars = append(vars, "TCPCONCURRENCY="+strconv.FormatUint(c.Concurrency, 10))
+	}
 	return vars
 }
 

@@ -148,10 +148,19 @@ func Listen(ip netip.Addr, port uint16, backlog uint64, iface string, reusePort 
 		syscall.Close(fd)
 		return nil, exit.FatalSys(exit.Temporary, err, "unable to listen: ")
 	}
-	l.file = os.NewFile(uintptr(fd), "tcpserver")
+	if err := l.poll(); err != nil {
+		return nil, err
+	}
+	return l, nil
+}
+
+// poll hands the non-blocking listening socket to Go's poller, for Accept.
+func (l *Listener) poll() error {
+	var err error
+	l.file = os.NewFile(uintptr(l.fd), "tcpserver")
 	if l.raw, err = l.file.SyscallConn(); err != nil {
 		l.file.Close()
-		return nil, exit.FatalSys(exit.Temporary, err, "unable to listen: ")
+		return exit.FatalSys(exit.Temporary, err, "unable to listen: ")
 	}
 	l.accept = func(fd uintptr) bool {
 		n := uint32(unsafe.Sizeof(l.sa))
@@ -160,7 +169,7 @@ func Listen(ip netip.Addr, port uint16, backlog uint64, iface string, reusePort 
 		l.accepted, l.errno = int(r), e
 		return e != syscall.EAGAIN
 	}
-	return l, nil
+	return nil
 }
 
 func family(ip netip.Addr) int {

@@ -16,13 +16,16 @@ func (s *Server) serve(fd int, remote netip.AddrPort, scope uint32) {
 	defer s.admitted.done() // every ending lets go of fd
 	c, fail := s.accepted(fd, remote)
 	if fail != nil {
-		s.drop(fd, remote, nil, fail)
+		s.drop(fd, c.Remote, nil, fail)
 		return
 	}
 	ruleVars, denied, fail := s.access(c)
+	if c.Proxy != nil && c.Proxy.Carried() {
+		scope = 0 // the socket's scope is no part of the client's address
+	}
 	switch {
 	case fail != nil:
-		s.drop(fd, remote, nil, fail)
+		s.drop(fd, c.Remote, nil, fail)
 	case denied:
 		s.deny(fd, c)
 	case s.TLS != nil:
@@ -40,24 +43,32 @@ type failure struct {
 }
 
 // accepted readies the socket as 0.88's child does before anything else: IP
-// options, TCP_NODELAY, the banner. It returns the connection's addresses.
+// options, TCP_NODELAY, the banner. It returns the connection's addresses
+// (as far as known when it fails), which a trusted balancer's PROXY header,
+// read before the banner, replaces with its client's (proxied.go).
 func (s *Server) accepted(fd int, remote netip.AddrPort) (*Description, *failure) {
+	c := &Description{Remote: remote, TCP6Vars: s.tcp6Vars, Force6: s.Force6}
 	if s.KillOptions && remote.Addr().Unmap().Is4() {
 		killIPOptions(fd)
 	}
 	if s.NoDelay {
 		setsockoptInt(fd, syscall.IPPROTO_TCP, syscall.TCP_NODELAY, 1)
 	}
-	if s.Banner != "" {
-		if err := sendAll(fd, s.Banner); err != nil {
-			return nil, &failure{"unable to print banner: ", err}
+	var err error
+	if c.Local, err = s.listener.localAddr(fd); err != nil {
+		return c, &failure{"unable to get local address: ", err}
+	}
+	if s.ProxyFrom != nil {
+		if fail := s.proxied(fd, c); fail != nil {
+			return c, fail
 		}
 	}
-	local, err := s.listener.localAddr(fd)
-	if err != nil {
-		return nil, &failure{"unable to get local address: ", err}
+	if s.Banner != "" {
+		if err := sendAll(fd, s.Banner); err != nil {
+			return c, &failure{"unable to print banner: ", err}
+		}
 	}
-	return &Description{Local: local, Remote: remote, TCP6Vars: s.tcp6Vars, Force6: s.Force6}, nil
+	return c, nil
 }
 
 // environ is the program's environment: ours, the connection's variables,
@@ -86,6 +97,7 @@ func (s *Server) deny(fd int, c *Description) {
 		b = s.log.appendFrom(b, 0, s.remoteText(c.Remote))
 		b = s.log.appendVerdict(b, "deny", 0, c)
 	}
+	b = s.refuse(fd, c, b) // over a per-IP limit
 	s.kids.drop(b, deniedStatus)
 	closeFD(fd)
 }
@@ -101,6 +113,9 @@ func (s *Server) drop(fd int, remote netip.AddrPort, c *Description, fail *failu
 // dropped logs drop's lines and counts the connection out; the caller closes
 // it afterwards.
 func (s *Server) dropped(remote netip.AddrPort, c *Description, fail *failure) {
+	if c != nil {
+		s.kids.ips.cancel(c) // its per-IP place, if it had one
+	}
 	var b []byte
 	if s.log.verbose() {
 		b = s.log.appendFrom(b, 0, s.remoteText(remote))

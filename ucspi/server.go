@@ -43,6 +43,16 @@ type Server struct {
 	// program would do instead of running, or ok false when it must run.
 	Fuse func(path string, argv, env []string) (step Fused, ok bool)
 
+	// Past one machine (docs/tcpserver.md): PROXY headers from trusted
+	// balancers, an inherited listener, per-client limits.
+	ProxyFrom      []netip.Prefix // --proxy-from: the balancers; nil reads no header
+	ProxyTimeout   uint64         // --proxy-timeout: seconds for the header
+	ListenFD       *int           // --listen-fd: the inherited listener; nil for none
+	Systemd        bool           // --systemd: the listener on descriptor 3, as LISTEN_PID and LISTEN_FDS say
+	BacklogGiven   bool           // -b was given: an inherited listener listens again with it
+	IPLimit        uint64         // -C: programs at once per client address; 0 for no limit
+	IPLimitMessage *string        // -C's message, sent to a client over its limit
+
 	log      logger
 	kids     *children
 	listener *Listener
@@ -65,15 +75,23 @@ func (s *Server) Run(operands []string) error {
 	if s.TLS != nil {
 		s.log.name = "sslserver"
 	}
-	if len(operands) < 2 {
-		return exit.Usage()
-	}
-	hostname := operands[0]
-	port, err := Port(operands[1])
+	inherit, err := s.inherits() // then there are no host and port operands
 	if err != nil {
 		return err
 	}
-	s.argv = operands[2:]
+	var hostname string
+	var port uint16
+	if !inherit {
+		if len(operands) < 2 {
+			return exit.Usage()
+		}
+		hostname = operands[0]
+		if port, err = Port(operands[1]); err != nil {
+			return err
+		}
+		operands = operands[2:]
+	}
+	s.argv = operands
 	if len(s.argv) == 0 {
 		return exit.Usage()
 	}
@@ -95,14 +113,17 @@ func (s *Server) Run(operands []string) error {
 		return err
 	}
 	s.dns = dns.New()
-	if s.Force6 && !s.IPv4Only && (hostname == "0" || hostname == "") {
-		hostname = "::" // -6: both families, as ucspi-tcp-ipv6's default
+	if inherit {
+		s.listener, err = s.inherit()
+	} else {
+		if s.Force6 && !s.IPv4Only && (hostname == "0" || hostname == "") {
+			hostname = "::" // -6: both families, as ucspi-tcp-ipv6's default
+		}
+		var ip netip.Addr
+		if ip, err = Host(s.dns, hostname, s.IPv4Only); err == nil {
+			s.listener, err = Listen(ip, port, s.Backlog, s.Interface, s.ReusePort)
+		}
 	}
-	ip, err := Host(s.dns, hostname, s.IPv4Only)
-	if err != nil {
-		return err
-	}
-	s.listener, err = Listen(ip, port, s.Backlog, s.Interface, s.ReusePort)
 	if err != nil {
 		return err
 	}
@@ -128,6 +149,7 @@ func (s *Server) Run(operands []string) error {
 	s.closeStdio()
 	s.prepareSpawn()
 	s.kids = newChildren(s.Limit, &s.log)
+	s.kids.ips = s.ipRecord()
 	s.admitted = newAdmission()
 	go s.kids.reap(sigchld)
 	s.kids.status()

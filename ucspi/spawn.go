@@ -53,6 +53,9 @@ func (s *Server) spawn(fd int, c *Description, env []string, extra ...int) int {
 			// run and say so in its own words.
 			pid, err = startup.Spawn(first, s.argv, env, files[:n])
 		}
+		if err == nil {
+			s.kids.ips.started(pid, c) // before the reaper can collect pid
+		}
 		if err == nil && s.log.verbose() {
 			b := s.log.appendFrom(nil, pid, s.remoteText(c.Remote))
 			b = s.log.appendVerdict(b, "ok", pid, c)
@@ -63,6 +66,9 @@ func (s *Server) spawn(fd int, c *Description, env []string, extra ...int) int {
 	if err == nil {
 		// Waiting for descriptors (the fork's pipe) with the reaper free.
 		pid, err = whenDescriptors(fork)
+	}
+	if err != nil {
+		s.kids.ips.cancel(c)
 	}
 
 	switch {

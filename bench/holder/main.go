@@ -7,6 +7,7 @@
 // exit in the same instant (on a machine others share), and exits.
 //
 //	holder -addr 127.0.0.1:8000 -n 10000
+//	holder -addr 127.0.0.1:8000 -n 10000 -sources 1000   (ten from each of 1,000 addresses)
 package main
 
 import (
@@ -32,7 +33,11 @@ func main() {
 	batch := flag.Int("batch", 500, "connections closed at once when letting go")
 	pause := flag.Duration("pause", 20*time.Millisecond, "pause between batches when letting go")
 	useTLS := flag.Bool("tls", false, "make a TLS handshake (any certificate) on each connection first")
+	sources := flag.Int("sources", 0, "spread the connections over this many local addresses, 127.1.0.1 onwards (0: the kernel's choice)")
 	flag.Parse()
+	if *sources < 0 || *sources > 60000 {
+		fatal("-sources %d: 0 to 60000", *sources)
+	}
 	if *useTLS {
 		tlsConfig = &tls.Config{InsecureSkipVerify: true, CurvePreferences: []tls.CurveID{tls.X25519}}
 	}
@@ -61,7 +66,7 @@ func main() {
 				if i >= *n {
 					return
 				}
-				c, err := open(*addr, buf, *timeout)
+				c, err := open(*addr, source(i, *sources), buf, *timeout)
 				if err != nil {
 					if errors.Add(1) == 1 {
 						firstErr.Store(err.Error())
@@ -103,9 +108,21 @@ func main() {
 // tlsConfig, set by -tls, makes each connection a TLS one.
 var tlsConfig *tls.Config
 
-// open connects and reads the program's first bytes: then it is running.
-func open(addr string, buf []byte, timeout time.Duration) (net.Conn, error) {
-	c, err := net.DialTimeout("tcp", addr, timeout)
+// source is connection i's local address among n (127.1.0.1 onwards, so
+// that every address holds as many as the others), nil for the kernel's choice.
+func source(i, n int) net.Addr {
+	if n == 0 {
+		return nil
+	}
+	j := i % n
+	return &net.TCPAddr{IP: net.IPv4(127, 1, byte(j/250), byte(j%250+1))}
+}
+
+// open connects from local (nil: any) and reads the program's first bytes:
+// then it is running.
+func open(addr string, local net.Addr, buf []byte, timeout time.Duration) (net.Conn, error) {
+	d := net.Dialer{Timeout: timeout, LocalAddr: local}
+	c, err := d.Dial("tcp", addr)
 	if err != nil {
 		return nil, err
 	}

@@ -148,3 +148,29 @@ func TestNarrowLeavesOutTheOtherServers(t *testing.T) {
 		t.Errorf("the whole table lacks the floor:\n%s", b.String())
 	}
 }
+
+// TestOwnFigureTargets: a target on ours's own figure (a cap) and one between
+// two of ours (with and without a feature).
+func TestOwnFigureTargets(t *testing.T) {
+	in := `{"section":"Per-IP record (ours is -C 1000 -x)","row":"the record per running program (bytes), 10000 from 1000 addresses (BenchmarkIPRecord)","impl":"ours","value":38.2}
+{"label":"Behind HAProxy: connections per second|8 in flight|ours","conns":100,"errors":0,"conns_per_s":96,"p99_us":1,"max_us":1}
+{"label":"Behind HAProxy: connections per second|8 in flight|ours, no PROXY","conns":100,"errors":0,"conns_per_s":100,"p99_us":1,"max_us":1}
+{"label":"Behind HAProxy: connections per second|8 in flight|ours, PROXY v1","conns":100,"errors":0,"conns_per_s":90,"p99_us":1,"max_us":1}
+`
+	r, err := read(strings.NewReader(in))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var b bytes.Buffer
+	r.targets(&b)
+	for _, want := range []string{
+		"| per-IP record per running program, bytes (10,000 from 1,000 addresses) | 38.2 (want <= 64) | yes |",
+		"| PROXY v2 behind HAProxy, 8 in flight, vs ours without PROXY | 0.96x (want >= 0.95x) | yes |",
+		"| PROXY v1 behind HAProxy, 8 in flight, vs ours without PROXY | 0.90x (want >= 0.95x) | **no** |",
+		"| PROXY v2 behind HAProxy, 40 in flight, vs ours without PROXY | not measured | - |",
+	} {
+		if !strings.Contains(b.String(), want) {
+			t.Errorf("targets lack %q:\n%s", want, b.String())
+		}
+	}
+}
