@@ -22,7 +22,7 @@ type children struct {
 	// spawning is read-held by each spawn from the fork until its log lines
 	// are out; the reaper write-holds it while it waits for children. So an
 	// "end" line never comes before its "ok" line, and the reaper never takes
-	// the failed child that syscall.ForkExec itself waits for.
+	// the failed child that the spawn itself waits for.
 	spawning sync.RWMutex
 }
 
