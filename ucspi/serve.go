@@ -72,21 +72,44 @@ func (s *Server) accepted(fd int, remote netip.AddrPort) (*Description, *failure
 }
 
 // environ is the program's environment: ours, the connection's variables,
-// then the rule's, later ones winning.
+// TCP6INTERFACE for a link-local peer, then the rule's, later ones winning.
 func (s *Server) environ(c *Description, scope uint32, ruleVars []string) []string {
-	return Environment(s.env, append(s.connVars(c, scope), ruleVars...))
+	vars := c.Vars()
+	iface, linkLocal := s.interfaceVar(c, scope)
+	if !linkLocal && len(ruleVars) == 0 {
+		// The common case, on every connection: s.env holds none of the
+		// connection's variables (prepareSpawn took them out), so nothing
+		// needs replacing and no lookup tables need building.
+		env := make([]string, 0, len(s.env)+len(vars))
+		return append(append(env, s.env...), vars...)
+	}
+	if linkLocal {
+		vars = append(vars, iface)
+	}
+	return Environment(s.env, append(vars, ruleVars...))
 }
 
 // connVars are the connection's variables, with TCP6INTERFACE for a
 // link-local peer.
 func (s *Server) connVars(c *Description, scope uint32) []string {
 	vars := c.Vars()
-	if scope != 0 && c.Remote.Addr().IsLinkLocalUnicast() {
-		if ifi, err := whenDescriptors(func() (*net.Interface, error) { return net.InterfaceByIndex(int(scope)) }); err == nil {
-			vars = append(vars, "TCP6INTERFACE="+ifi.Name)
-		}
+	if iface, ok := s.interfaceVar(c, scope); ok {
+		vars = append(vars, iface)
 	}
 	return vars
+}
+
+// interfaceVar is TCP6INTERFACE for a link-local peer, as ucspi-tcp-ipv6 sets
+// it; ok is false for any other peer.
+func (s *Server) interfaceVar(c *Description, scope uint32) (string, bool) {
+	if scope == 0 || !c.Remote.Addr().IsLinkLocalUnicast() {
+		return "", false
+	}
+	ifi, err := whenDescriptors(func() (*net.Interface, error) { return net.InterfaceByIndex(int(scope)) })
+	if err != nil {
+		return "", false
+	}
+	return "TCP6INTERFACE=" + ifi.Name, true
 }
 
 // deny ends a connection its rule denies, as 0.88's child does with exit 100.
