@@ -574,15 +574,30 @@ func main() {
 		fmt.Fprintf(&h, "All figures, the machine and how to read them: [%s](%s).\n\n", *link, *link)
 		r.targets(&h)
 		for _, s := range r.sections {
+			if !inReadme(s.name) {
+				continue
+			}
 			fmt.Fprintln(&h)
 			fmt.Fprintln(&h, "**"+s.name+"**")
 			fmt.Fprintln(&h)
 			s.narrow(&h)
 		}
+		fmt.Fprintf(&h, "\nTLS, PROXY protocol, per-IP limits and --reuse-port: their targets are above, their tables in [%s](%s).\n", *link, *link)
 		if err := splice(*readme, h.Bytes()); err != nil {
 			fatal(err)
 		}
 	}
+}
+
+// inReadme says whether a section's table goes into the README too: those of
+// 0.88's tools; the extensions' stay in docs/bench.md, their targets in both.
+func inReadme(section string) bool {
+	for _, p := range []string{"TLS", "Behind HAProxy", "Per-IP", "Shared port"} {
+		if strings.HasPrefix(section, p) {
+			return false
+		}
+	}
+	return true
 }
 
 // splice replaces what lies between the markers in file by text.
