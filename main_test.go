@@ -602,7 +602,7 @@ func TestReadmeQuickStart(t *testing.T) {
 	if got != "hello\n" || code != 0 {
 		t.Errorf("tcpcat: %q, exit %d, stderr %q", got, code, errOut)
 	}
-	for _, want := range []string{"make test-short", "**root**", "ucspi-tcp", "daemontools", "runit", "ucspi-tcp-ipv6", "**time**", "90 seconds"} {
+	for _, want := range []string{"make test-short", "**root**", "ucspi-tcp", "daemontools", "runit", "ucspi-tcp-ipv6", "**time**", "three minutes"} {
 		if !bytes.Contains(readme, []byte(want)) {
 			t.Errorf("README.md does not say %q", want)
 		}
