@@ -70,17 +70,7 @@ func sslserverSetup(fs *pflag.FlagSet) Runner {
 	fs.VarPF(envIDs{&s.UID, &s.GID}, "env-ids", "U", "take -u and -g from $UID and $GID, where set").NoOptDefVal = "true"
 	Number(fs, &t.Drain, 0, math.MaxUint64, "drain", "", "on SIGTERM, stop accepting and give the connections `n` seconds to end")
 	fs.BoolVar(&s.ReusePort, "reuse-port", false, "listen with SO_REUSEPORT, so that a new server can take the port over")
-	noFusion := fs.Bool("no-fusion", false, "start argv0 and rblsmtpd as processes even where sslserver can do their work itself")
-	return func(_ *Stdio, operands []string) error {
-		if !*noFusion {
-			s.Fuse = Fuse
-		}
-		err := s.Run(operands)
-		if s.Verbosity == 0 {
-			return quiet(err)
-		}
-		return err
-	}
+	return serverRunner(fs, s, "sslserver")
 }
 
 var sslserverManual = Manual{

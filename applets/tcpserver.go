@@ -63,7 +63,14 @@ func tcpserverSetup(fs *pflag.FlagSet) Runner {
 	fs.Var(listenFD{&s.ListenFD}, "listen-fd", "serve the listening socket on descriptor `n` (no host and port operands)")
 	Choice(fs, &s.Systemd, true, "systemd", "", "serve the socket systemd passed (LISTEN_PID, LISTEN_FDS=1, descriptor 3)")
 	Choice(fs, &s.ReusePort, true, "reuse-port", "", "set SO_REUSEPORT, so that several servers share the port")
-	noFusion := fs.Bool("no-fusion", false, "start argv0 and rblsmtpd as processes even where tcpserver can do their work itself")
+	return serverRunner(fs, s, "tcpserver")
+}
+
+// serverRunner is how tcpserver and sslserver run once their options are
+// read: with fusion (docs/tcpserver.md) unless --no-fusion, and with -q's
+// silence.
+func serverRunner(fs *pflag.FlagSet, s *ucspi.Server, name string) Runner {
+	noFusion := fs.Bool("no-fusion", false, "start argv0 and rblsmtpd as processes even where "+name+" can do their work itself")
 	return func(_ *Stdio, operands []string) error {
 		if !*noFusion {
 			s.Fuse = Fuse
