@@ -9,6 +9,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/ucspi-go/ucspi/ucspi"
+	"github.com/ucspi-go/ucspi/ucspi/pathexec"
 )
 
 // Identify is how the binary knows which applet it is: by the name of the file
@@ -64,7 +65,7 @@ func isSelf(path string) bool {
 		self.dev, self.ino = st.Dev, st.Ino
 	})
 	var st syscall.Stat_t
-	return self.err == nil && syscall.Stat(path, &st) == nil && st.Dev == self.dev && st.Ino == self.ino
+	return self.err == nil && pathexec.Stat(path, &st) == nil && st.Dev == self.dev && st.Ino == self.ino
 }
 
 // fuseFlags is a flag set for getopt, which parses as the applet's command
