@@ -40,11 +40,9 @@ func Identify(execPath string, argv []string) (*Applet, []string) {
 // binary and the applet argv asks for can decide without a process, it
 // returns what that applet would do instead of running.
 func Fuse(path string, argv, env []string) (ucspi.Fused, bool) {
-	if !isSelf(path) {
-		return ucspi.Fused{}, false
-	}
+	// The names first: most programs are none of ours, and need no stat.
 	a, args := Identify(path, argv)
-	if a == nil || a.Fuse == nil {
+	if a == nil || a.Fuse == nil || !isSelf(path) {
 		return ucspi.Fused{}, false
 	}
 	return a.Fuse(args, func(name string) (string, bool) { return ucspi.LookupEnv(env, name) })

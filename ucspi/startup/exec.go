@@ -5,6 +5,7 @@ import (
 	"runtime/debug"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"unsafe"
 
@@ -128,27 +129,37 @@ func Spawn(path string, argv, env []string, files []uintptr) (int, error) {
 		}
 		x.fds[i] = int64(fd)
 	}
-	// The child's failure comes back in x.err, which it shares with us, and
-	// on a close-on-exec pipe, for a child that does not share it (qemu-user
-	// runs vfork as fork), at the end of which we read nothing if the exec
-	// worked; no descriptor is being made without close-on-exec meanwhile.
-	var p [2]int
-	if err := syscall.Pipe2(p[:], syscall.O_CLOEXEC); err != nil {
-		return 0, err
+	// The child's failure comes back in x.err, which it shares with us. A
+	// child that does not share it (qemu-user runs vfork as fork) sends it on
+	// a close-on-exec pipe instead, at the end of which we read nothing if
+	// the exec worked: until a child has been seen to share our memory, there
+	// is a pipe. No descriptor is made without close-on-exec meanwhile.
+	p := [2]int{-1, -1}
+	if !vforkShares.Load() {
+		if err := syscall.Pipe2(p[:], syscall.O_CLOEXEC); err != nil {
+			return 0, err
+		}
+		// Raw system calls from here: entering the runtime's system call
+		// state would wake its monitor thread, at every connection.
+		defer rawClose(p[0])
 	}
 	x.pipe = int64(p[1])
 	syscall.ForkLock.RLock()
 	pid, errno := spawn(&x)
 	syscall.ForkLock.RUnlock()
-	// Raw system calls from here: entering the runtime's system call state
-	// would wake its monitor thread, at every connection.
-	rawClose(p[1])
-	defer rawClose(p[0])
+	if p[1] >= 0 {
+		rawClose(p[1])
+	}
 	if errno != 0 {
 		return 0, syscall.Errno(errno)
 	}
+	// clone returned once the child had exec'd (x.err untouched) or exited
+	// (x.err its errno), without waiting for the kernel to close the child's
+	// descriptors after its exec as the pipe's EOF would.
 	failed := x.err
-	if x.shared == 0 {
+	if x.shared != 0 {
+		vforkShares.Store(true)
+	} else {
 		// The child ran in a copy of our memory, and may not even have
 		// exec'd yet: its errno comes on the pipe, or EOF at its exec.
 		var b [8]byte
@@ -160,9 +171,6 @@ func Spawn(path string, argv, env []string, files []uintptr) (int, error) {
 			failed = binary.NativeEndian.Uint64(b[:])
 		}
 	}
-	// Otherwise clone returned once the child had exec'd (x.err untouched)
-	// or exited (x.err its errno): waiting for the pipe's EOF would wait
-	// for the kernel to close the child's descriptors after its exec.
 	if failed == 0 {
 		return int(pid), nil
 	}
@@ -176,6 +184,10 @@ func Spawn(path string, argv, env []string, files []uintptr) (int, error) {
 	}
 	return 0, syscall.Errno(failed)
 }
+
+// vforkShares is set once a child of spawn has run in our memory: every
+// child will, and reports its exec failure there.
+var vforkShares atomic.Bool
 
 func rawClose(fd int) { syscall.RawSyscall(syscall.SYS_CLOSE, uintptr(fd), 0, 0) }
 
