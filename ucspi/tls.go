@@ -7,6 +7,9 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"runtime"
+	"runtime/debug"
+	"runtime/metrics"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -143,7 +146,51 @@ func (s *Server) prepareTLS() error {
 		return nil, nil
 	}
 	t.env = WithoutSSL(Environment(os.Environ(), nil))
+	if _, set := os.LookupEnv("GOGC"); !set {
+		keepGCSlack()
+	}
 	return nil
+}
+
+// gcSlack is the garbage sslserver lets pile up between collections, at
+// least. A handshake leaves some 50 KB of it, so tcpserver's GOGC of 10
+// (ucspi/memory.go: a goal of about 1 MB on a live heap of a few hundred KB)
+// meant a collection every dozen connections, at about a millisecond of CPU
+// each: a third of the server's CPU per connection beyond the handshake.
+const gcSlack = 4 << 20
+
+// keepGCSlack sets GOGC after every collection from the live heap it left:
+// the runtime's 100 (and its floor of a 4 MB goal) while that heap is small,
+// down to tcpserver's 10 as it grows (held connections), so that the garbage
+// allowed stays about gcSlack, not a tenth of the heap. It learns of each
+// collection from the finalizer of an object it drops, set again each time.
+func keepGCSlack() {
+	samples := []metrics.Sample{
+		{Name: "/gc/heap/live:bytes"}, {Name: "/gc/scan/stack:bytes"}, {Name: "/gc/scan/globals:bytes"},
+	}
+	type tick struct {
+		_ *byte // not a tiny allocation, which may never be finalized
+		_ [8]byte
+	}
+	var arm func()
+	arm = func() {
+		runtime.SetFinalizer(&tick{}, func(*tick) {
+			metrics.Read(samples)
+			var scanned uint64
+			for _, s := range samples {
+				if s.Value.Kind() == metrics.KindUint64 {
+					scanned += s.Value.Uint64()
+				}
+			}
+			percent := 100
+			if scanned > 0 {
+				percent = int(max(gcPercent, min(100, gcSlack*100/scanned)))
+			}
+			debug.SetGCPercent(percent)
+			arm()
+		})
+	}
+	arm()
 }
 
 // WithoutSSL is env without the connection variables an outer sslserver or

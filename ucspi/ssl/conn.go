@@ -9,6 +9,7 @@ import (
 	"os"
 	"syscall"
 	"time"
+	"unsafe"
 )
 
 // Conn is a connected stream socket as crypto/tls needs it (a net.Conn), made
@@ -19,6 +20,8 @@ import (
 type Conn struct {
 	f             *os.File
 	raw           syscall.RawConn
+	r             *rawReader
+	w             *rawWriter
 	local, remote netip.AddrPort
 	// WantCert asks the handshake for a client certificate (sslserver -m, -z,
 	// or CCAVERIFY): tls.Config.GetConfigForClient reads it.
@@ -40,7 +43,7 @@ func NewConn(fd int, local, remote netip.AddrPort) (*Conn, error) {
 		f.Close()
 		return nil, err
 	}
-	return &Conn{f: f, raw: raw, local: local, remote: remote}, nil
+	return &Conn{f: f, raw: raw, r: newRawReader(raw), w: newRawWriter(raw), local: local, remote: remote}, nil
 }
 
 // NewFile makes fd non-blocking and an *os.File that waits in the poller; on
@@ -54,26 +57,14 @@ func NewFile(fd int, name string) (*os.File, error) {
 	return os.NewFile(uintptr(fd), name), nil
 }
 
-// Read returns os.ErrDeadlineExceeded itself on a timeout, which crypto/tls
-// takes as temporary (the *os.PathError os.File wraps it in would break the
-// connection for good).
-func (c *Conn) Read(b []byte) (int, error) {
-	n, err := c.f.Read(b)
-	return n, unwrap(err)
-}
+// Read and Write make their system calls raw (raw.go). A timeout is
+// os.ErrDeadlineExceeded itself, which crypto/tls takes as temporary (the
+// *os.PathError os.File would wrap it in would break the connection for
+// good).
+func (c *Conn) Read(b []byte) (int, error) { return c.r.Read(b) }
 
-func (c *Conn) Write(b []byte) (int, error) {
-	n, err := c.f.Write(b)
-	return n, unwrap(err)
-}
-
-func unwrap(err error) error {
-	var pe *os.PathError
-	if errors.As(err, &pe) {
-		return pe.Err
-	}
-	return err
-}
+// Write writes all of b, or fails: EPIPE, not SIGPIPE, once the peer is gone.
+func (c *Conn) Write(b []byte) (int, error) { return c.w.Write(b) }
 
 // Close closes the socket.
 func (c *Conn) Close() error { return c.f.Close() }
@@ -95,7 +86,7 @@ func (c *Conn) SetWriteDeadline(t time.Time) error { return c.f.SetWriteDeadline
 // Shutdown shuts a socket down for reading, writing or both (how).
 func Shutdown(raw syscall.RawConn, how int) error {
 	var err error
-	if cerr := raw.Control(func(fd uintptr) { err = syscall.Shutdown(int(fd), how) }); cerr != nil {
+	if cerr := raw.Control(func(fd uintptr) { err = shutdown(fd, how) }); cerr != nil {
 		return cerr
 	}
 	return err
@@ -128,17 +119,26 @@ var ErrTLSAhead = errors.New("TLS handshake ahead")
 type Plain struct{ *Conn }
 
 func (p Plain) Read(b []byte) (int, error) {
+	if len(b) == 0 {
+		return 0, nil
+	}
 	var n int
-	var err error
+	var errno syscall.Errno
 	if rerr := p.raw.Read(func(fd uintptr) bool {
-		n, _, err = syscall.Recvfrom(int(fd), b, syscall.MSG_PEEK|syscall.MSG_DONTWAIT)
-		return err != syscall.EAGAIN
+		for {
+			r, _, e := syscall.RawSyscall6(syscall.SYS_RECVFROM, fd, uintptr(unsafe.Pointer(&b[0])), uintptr(len(b)),
+				syscall.MSG_PEEK|syscall.MSG_DONTWAIT, 0, 0)
+			if e != syscall.EINTR {
+				n, errno = int(r), e
+				return e != syscall.EAGAIN
+			}
+		}
 	}); rerr != nil {
 		return 0, rerr
 	}
 	switch {
-	case err != nil:
-		return 0, err
+	case errno != 0:
+		return 0, errno
 	case n == 0:
 		return 0, io.EOF
 	}
@@ -149,16 +149,7 @@ func (p Plain) Read(b []byte) (int, error) {
 		n = i
 	}
 	// Take in what was looked at: it is there, so this does not wait.
-	if rerr := p.raw.Read(func(fd uintptr) bool {
-		n, err = syscall.Read(int(fd), b[:n])
-		return err != syscall.EAGAIN
-	}); rerr != nil {
-		return 0, rerr
-	}
-	if err != nil {
-		return 0, err
-	}
-	return n, nil
+	return p.r.Read(b[:n])
 }
 
 // recordAhead is where in b a TLS handshake record may begin (0x16, 0x03,

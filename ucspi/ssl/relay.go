@@ -8,6 +8,7 @@ import (
 	"sync/atomic"
 	"syscall"
 	"time"
+	"unsafe"
 
 	"golang.org/x/sys/unix"
 )
@@ -60,10 +61,16 @@ type Pipe struct {
 	OnPanic func(any)
 
 	progRaw syscall.RawConn
-	armed   [4]time.Time // each wait's deadline, as arm last set it
-	last    atomic.Int64 // when a byte last moved, in Unix nanoseconds
-	stopped atomic.Bool  // no new reads: Stop, or abort
-	aborted atomic.Bool  // nothing more at all: abort
+	progW   *rawWriter
+	// readProgram's state, its method value made once (no allocation a read)
+	progBuf   *[BufferSize]byte
+	progN     int
+	progErrno syscall.Errno
+	progRead  func(fd uintptr) bool
+	armed     [4]time.Time // each wait's deadline, as arm last set it
+	last      atomic.Int64 // when a byte last moved, in Unix nanoseconds
+	stopped   atomic.Bool  // no new reads: Stop, or abort
+	aborted   atomic.Bool  // nothing more at all: abort
 }
 
 // Run relays until both directions are over, and closes nothing.
@@ -73,6 +80,8 @@ func (p *Pipe) Run() {
 		return
 	}
 	p.progRaw = raw
+	p.progW = newRawWriter(raw)
+	p.progRead = p.readOnce
 	p.touch()
 	done := make(chan struct{})
 	go func() {
@@ -186,7 +195,7 @@ func (p *Pipe) toProgram() {
 			if !p.arm(progWrite) {
 				return
 			}
-			if _, werr := p.Prog.Write(buf[:n]); werr != nil {
+			if _, werr := p.progW.Write(buf[:n]); werr != nil {
 				if errors.Is(werr, os.ErrDeadlineExceeded) && !p.stopped.Load() {
 					p.abort() // the program stopped reading for Idle
 				}
@@ -257,25 +266,17 @@ func (p *Pipe) fromProgram() {
 // buffer from the pool, which it returns with the bytes (the caller puts it
 // back): the buffer is taken only once there is something to read.
 func (p *Pipe) readProgram() (int, *[BufferSize]byte, error) {
-	var n int
-	var buf *[BufferSize]byte
-	var err error
-	if rerr := p.progRaw.Read(func(fd uintptr) bool {
-		buf = buffers.Get().(*[BufferSize]byte)
-		n, err = syscall.Read(int(fd), buf[:])
-		if err == syscall.EAGAIN {
-			buffers.Put(buf)
-			return false
-		}
-		return true
-	}); rerr != nil {
-		return 0, nil, rerr
+	if err := p.progRaw.Read(p.progRead); err != nil {
+		return 0, nil, err
 	}
+	n, buf, errno := p.progN, p.progBuf, p.progErrno
+	p.progBuf = nil
+	var err error
 	switch {
-	case err == syscall.EINTR:
-		n, err = 0, nil // read again
-	case err != nil:
-		n = 0
+	case errno == syscall.EINTR:
+		n = 0 // read again
+	case errno != 0:
+		n, err = 0, errno
 	case n == 0:
 		err = io.EOF
 	}
@@ -283,6 +284,19 @@ func (p *Pipe) readProgram() (int, *[BufferSize]byte, error) {
 		buffers.Put(buf)
 	}
 	return n, buf, err
+}
+
+// readOnce is readProgram's read, raw (raw.go): a buffer is taken from the
+// pool for it, and put back if there was nothing to read.
+func (p *Pipe) readOnce(fd uintptr) bool {
+	buf := buffers.Get().(*[BufferSize]byte)
+	n, _, e := syscall.RawSyscall(syscall.SYS_READ, fd, uintptr(unsafe.Pointer(&buf[0])), BufferSize)
+	if e == syscall.EAGAIN {
+		buffers.Put(buf)
+		return false
+	}
+	p.progBuf, p.progN, p.progErrno = buf, int(n), e
+	return true
 }
 
 // waitHangup waits until the program's end is shut down both ways (the
@@ -294,9 +308,10 @@ func (p *Pipe) waitHangup() bool {
 		if p.stopped.Load() {
 			return true
 		}
-		pfd := []unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN}}
-		n, err := unix.Poll(pfd, 0)
-		hup = err == nil && n > 0 && pfd[0].Revents&unix.POLLHUP != 0
+		pfd := unix.PollFd{Fd: int32(fd), Events: unix.POLLIN}
+		var none unix.Timespec // look, do not wait
+		n, _, e := syscall.RawSyscall6(unix.SYS_PPOLL, uintptr(unsafe.Pointer(&pfd)), 1, uintptr(unsafe.Pointer(&none)), 0, 0, 0)
+		hup = e == 0 && n > 0 && pfd.Revents&unix.POLLHUP != 0
 		return hup
 	})
 	return hup && !p.stopped.Load()
