@@ -52,6 +52,10 @@ const (
 	cloneClearSighand = 0x100000000
 )
 
+// cloneFlags are clone3's flags; the tests add CLONE_SIGHAND, which clone3
+// refuses with them, to take the path of the systems without it.
+var cloneFlags uint64 = cloneVM | cloneVfork | cloneClearSighand
+
 // execve applies x and replaces the process with x's program; it returns only
 // if execve(2) failed, with the process put back as it was but descriptors
 // x.shut closed.
@@ -117,7 +121,7 @@ func Spawn(path string, argv, env []string, files []uintptr) (int, error) {
 		return 0, err
 	}
 	x.mask = rec.mask &^ (1 << (syscall.SIGCHLD - 1))
-	x.cargs[0] = cloneVM | cloneVfork | cloneClearSighand
+	x.cargs[0] = cloneFlags
 	x.cargs[4] = uint64(syscall.SIGCHLD) // exit_signal
 	x.all = ^uint64(0)
 	if childSignals {
