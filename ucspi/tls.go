@@ -44,6 +44,7 @@ type TLS struct {
 	verifier     ssl.Verifier
 	requestCerts bool     // CCAFILE is not "-"
 	env          []string // our environment minus inherited connection variables
+	envNames     map[string]bool
 	live         atomic.Int64
 	listening    atomic.Pointer[Listener]
 }
@@ -146,6 +147,10 @@ func (s *Server) prepareTLS() error {
 		return nil, nil
 	}
 	t.env = WithoutSSL(Environment(os.Environ(), nil))
+	t.envNames = make(map[string]bool, len(t.env))
+	for _, kv := range t.env {
+		t.envNames[nameOf(kv)] = true
+	}
 	if _, set := os.LookupEnv("GOGC"); !set {
 		keepGCSlack()
 	}
@@ -287,7 +292,7 @@ func (s *Server) serveTLS(fd int, c *Description, scope uint32, ruleVars []strin
 		conn.Close()
 		return
 	}
-	env := Environment(t.env, append(append(t.vars(s.connVars(c, scope)), sslVars...), ruleVars...))
+	env := t.environ(append(t.vars(s.connVars(c, scope)), sslVars...), ruleVars)
 	if s.spawn(theirs, c, env) == 0 {
 		conn.Close()
 		prog.Close()
@@ -383,6 +388,28 @@ func seconds(n uint64) time.Duration {
 }
 
 func (t *TLS) vars(tcp []string) []string { return SSLVars(tcp, t.TCPVars) }
+
+// environ is the program's environment: ours, the connection's variables
+// (vars), then the rule's, later ones winning. In the common case, no rule
+// variables and no -e (whose PROTO overrides PROTO=SSL), vars name each
+// variable once, so if our environment names none of them they are simply
+// appended, as tcpserver's environ does, without Environment's tables.
+func (t *TLS) environ(vars, ruleVars []string) []string {
+	if len(ruleVars) == 0 && !t.TCPVars {
+		plain := true
+		for _, kv := range vars {
+			if t.envNames[nameOf(kv)] {
+				plain = false
+				break
+			}
+		}
+		if plain {
+			env := make([]string, 0, len(t.env)+len(vars))
+			return append(append(env, t.env...), vars...)
+		}
+	}
+	return Environment(t.env, append(vars, ruleVars...))
+}
 
 // SSLVars turns a connection's TCP variables into ucspi-ssl's: PROTO=SSL and
 // SSL* in place of TCP*, or with withTCP (-e) both, PROTO staying TCP or TCP6.

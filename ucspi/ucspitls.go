@@ -70,7 +70,7 @@ func (s *Server) serveDelayed(conn *ssl.Conn, c *Description, scope uint32, rule
 	}
 	vars := append(t.vars(s.connVars(c, scope)),
 		"SSLCTLFD="+strconv.Itoa(ctlFD), "SSLREADFD="+strconv.Itoa(readFD), "SSLWRITEFD="+strconv.Itoa(writeFD))
-	env := Environment(t.env, append(vars, ruleVars...))
+	env := t.environ(vars, ruleVars)
 	pid := s.spawn(theirs[0], c, env, theirs[1], theirs[2], theirs[2])
 	closeFD(theirs[1])
 	closeFD(theirs[2])

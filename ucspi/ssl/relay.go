@@ -26,6 +26,10 @@ const InBufferSize = 4 << 10
 
 var buffers = sync.Pool{New: func() any { return new([BufferSize]byte) }}
 
+// inBuffers hold toProgram's buffer, given back when that direction ends: a
+// short connection takes one ready instead of making (and zeroing) its own.
+var inBuffers = sync.Pool{New: func() any { return new([InBufferSize]byte) }}
+
 // Peer is the network side of a Pipe: the *tls.Conn over the socket, or,
 // before UCSPI-TLS's switch, the socket's Conn itself.
 type Peer interface {
@@ -184,7 +188,9 @@ func (p *Pipe) ends(err error) bool {
 // toProgram copies what the client sends to the program, then passes the end
 // on.
 func (p *Pipe) toProgram() {
-	buf := make([]byte, InBufferSize)
+	in := inBuffers.Get().(*[InBufferSize]byte)
+	defer inBuffers.Put(in)
+	buf := in[:]
 	for p.arm(sockRead) {
 		n, err := p.Net.Read(buf)
 		if n > 0 {
