@@ -10,6 +10,9 @@
 // load the binary under softlimit -m 20000000. make runs this on every binary
 // it links with the stub, and only those: without the stub nothing would map
 // the BSS.
+//
+// Then it writes FILE anew, in one write(2) to a new file renamed over it
+// (see rewrite).
 package main
 
 import (
@@ -17,6 +20,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"os"
+	"path/filepath"
 )
 
 func main() {
@@ -25,6 +29,10 @@ func main() {
 		os.Exit(100)
 	}
 	if err := cut(os.Args[1]); err != nil {
+		fmt.Fprintln(os.Stderr, "lazybss: fatal:", err)
+		os.Exit(111)
+	}
+	if err := rewrite(os.Args[1]); err != nil {
 		fmt.Fprintln(os.Stderr, "lazybss: fatal:", err)
 		os.Exit(111)
 	}
@@ -72,4 +80,41 @@ func cut(name string) error {
 		return err
 	}
 	return fmt.Errorf("%s: no writable segment", name)
+}
+
+// rewrite writes name's contents again, in one write(2) to a new file renamed
+// over it. The linker writes its output through a shared mapping, so that
+// the page cache holds the fresh binary in 4 kB folios, one per page, and
+// every start of it pays for that: the kernel's fault-around looks the pages
+// up one by one, and exec and exit account and unmap each. A file written by
+// write(2) is cached in large folios, as a binary installed by cp or read
+// back from disk is: on a 2-core VM with Linux 6.18, that took about 0.2 ms
+// (a tenth) off each start of the 6.4 MB static binary.
+func rewrite(name string) error {
+	b, err := os.ReadFile(name)
+	if err != nil {
+		return err
+	}
+	st, err := os.Stat(name)
+	if err != nil {
+		return err
+	}
+	f, err := os.CreateTemp(filepath.Dir(name), "."+filepath.Base(name)+".*")
+	if err != nil {
+		return err
+	}
+	_, err = f.Write(b)
+	if err == nil {
+		err = f.Chmod(st.Mode().Perm())
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(f.Name(), name)
+	}
+	if err != nil {
+		os.Remove(f.Name())
+	}
+	return err
 }
