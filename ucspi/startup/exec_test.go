@@ -16,8 +16,8 @@ import (
 	"github.com/ucspi-go/ucspi/internal/reftest"
 )
 
-// cstrings reads a NULL-ended array of C strings.
-func cstrings(p **byte) []string {
+// readCStrings reads a NULL-ended array of C strings.
+func readCStrings(p **byte) []string {
 	var list []string
 	for ; *p != nil; p = (**byte)(unsafe.Add(unsafe.Pointer(p), unsafe.Sizeof(p))) {
 		list = append(list, cstring(*p))
@@ -41,16 +41,16 @@ func TestPrepare(t *testing.T) {
 		{[]string{""}, nil, nil},
 	} {
 		var x exe
-		if err := x.prepare(c.path[0], c.argv, c.env); err != nil {
+		if err := x.prepare(c.path[0], c.argv, c.env, new(execStrings)); err != nil {
 			t.Fatal(err)
 		}
 		if got := cstring(x.path); got != c.path[0] {
 			t.Errorf("path %q, want %q", got, c.path[0])
 		}
-		if got := cstrings(x.argv); !slices.Equal(got, c.argv) {
+		if got := readCStrings(x.argv); !slices.Equal(got, c.argv) {
 			t.Errorf("argv %q, want %q", got, c.argv)
 		}
-		if got := cstrings(x.envp); !slices.Equal(got, c.env) {
+		if got := readCStrings(x.envp); !slices.Equal(got, c.env) {
 			t.Errorf("env %q, want %q", got, c.env)
 		}
 	}
@@ -58,7 +58,7 @@ func TestPrepare(t *testing.T) {
 		{{"a\x00b"}, nil, nil}, {{"a"}, {"a", "b\x00"}, nil}, {{"a"}, {"a"}, {"X=\x00"}},
 	} {
 		var x exe
-		if err := x.prepare(bad[0][0], bad[1], bad[2]); err != syscall.EINVAL {
+		if err := x.prepare(bad[0][0], bad[1], bad[2], new(execStrings)); err != syscall.EINVAL {
 			t.Errorf("%q: %v, want EINVAL", bad, err)
 		}
 	}
