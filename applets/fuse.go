@@ -9,6 +9,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/ucspi-go/ucspi/ucspi"
+	"github.com/ucspi-go/ucspi/ucspi/pathexec"
 )
 
 // Identify is how the binary knows which applet it is: by the name of the file
@@ -39,11 +40,9 @@ func Identify(execPath string, argv []string) (*Applet, []string) {
 // binary and the applet argv asks for can decide without a process, it
 // returns what that applet would do instead of running.
 func Fuse(path string, argv, env []string) (ucspi.Fused, bool) {
-	if !isSelf(path) {
-		return ucspi.Fused{}, false
-	}
+	// The names first: most programs are none of ours, and need no stat.
 	a, args := Identify(path, argv)
-	if a == nil || a.Fuse == nil {
+	if a == nil || a.Fuse == nil || !isSelf(path) {
 		return ucspi.Fused{}, false
 	}
 	return a.Fuse(args, func(name string) (string, bool) { return ucspi.LookupEnv(env, name) })
@@ -64,7 +63,7 @@ func isSelf(path string) bool {
 		self.dev, self.ino = st.Dev, st.Ino
 	})
 	var st syscall.Stat_t
-	return self.err == nil && syscall.Stat(path, &st) == nil && st.Dev == self.dev && st.Ino == self.ino
+	return self.err == nil && pathexec.Stat(path, &st) == nil && st.Dev == self.dev && st.Ino == self.ino
 }
 
 // fuseFlags is a flag set for getopt, which parses as the applet's command

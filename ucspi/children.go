@@ -1,8 +1,9 @@
 package ucspi
 
 import (
-	"os"
 	"sync"
+	"syscall"
+	"unsafe"
 )
 
 // children counts the connections in hand, from accept until their program
@@ -93,12 +94,18 @@ func (c *children) forkFailed(lines []byte) {
 	c.mu.Unlock()
 }
 
-// reap waits for every child that has ended each time SIGCHLD arrives (signals
-// merge, so each wake-up collects all there are), logging "end P status WSTAT"
-// and the status after each.
-func (c *children) reap(sigchld <-chan os.Signal) {
+// reap waits for every child that has ended each time SIGCHLD arrives, as a
+// count to read on signals (startup.ChildSignals; signals merge, so each wake-up
+// collects all there are), logging "end P status WSTAT" and the status after
+// each.
+func (c *children) reap(signals syscall.RawConn) {
+	var count uint64
+	drained := func(fd uintptr) bool {
+		_, _, e := syscall.RawSyscall(syscall.SYS_READ, fd, uintptr(unsafe.Pointer(&count)), 8)
+		return e != syscall.EAGAIN
+	}
 	var b []byte
-	for range sigchld {
+	for signals.Read(drained) == nil {
 		c.spawning.Lock()
 		c.mu.Lock()
 		b = b[:0]

@@ -4,6 +4,8 @@ import (
 	"net/netip"
 	"os"
 	"strconv"
+	"syscall"
+	"unsafe"
 
 	"github.com/ucspi-go/ucspi/ucspi/exit"
 )
@@ -27,9 +29,24 @@ type logger struct {
 
 func (l *logger) verbose() bool { return l.verbosity >= 2 }
 
+// write puts b on stderr, whole, with plain blocking write(2)s as 0.88 did,
+// made raw (RawSyscall): through the runtime's system call state every line
+// would wake its monitor thread (see startup.ChildSignals). A log reader that
+// stalls stalls the server, as it did 0.88's, with or without the runtime:
+// the lines are written under the children's lock.
 func (l *logger) write(b []byte) {
-	if len(b) > 0 {
-		os.Stderr.Write(b)
+	for len(b) > 0 {
+		n, _, e := syscall.RawSyscall(syscall.SYS_WRITE, 2, uintptr(unsafe.Pointer(&b[0])), uintptr(len(b)))
+		switch e {
+		case 0:
+			b = b[n:]
+		case syscall.EINTR:
+		case syscall.EAGAIN: // someone made stderr non-blocking: the runtime waits
+			os.Stderr.Write(b)
+			return
+		default: // EPIPE (SIGPIPE is caught), EBADF: as 0.88, nothing more
+			return
+		}
 	}
 }
 

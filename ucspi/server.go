@@ -4,6 +4,7 @@ import (
 	"net/netip"
 	"os"
 	"os/signal"
+	"runtime"
 	"strconv"
 	"syscall"
 	"time"
@@ -96,6 +97,14 @@ func (s *Server) Run(operands []string) error {
 		return exit.Usage()
 	}
 
+	if s.TLS == nil && os.Getenv("GOMAXPROCS") == "" {
+		// One processor, as 0.88 was one process: tcpserver's work per
+		// connection is a few system calls and a fork, and with a second
+		// processor the runtime wakes an idle thread to look for work at
+		// each of them, which doubled the server's CPU per connection.
+		// sslserver's handshakes need every core.
+		runtime.GOMAXPROCS(1)
+	}
 	terms := make(chan os.Signal, 1)
 	signal.Notify(terms, syscall.SIGTERM)
 	go func() {
@@ -106,8 +115,10 @@ func (s *Server) Run(operands []string) error {
 	// Caught rather than ignored, so that our stderr going away cannot kill
 	// us while the programs, on exec, get SIGPIPE's default back.
 	signal.Notify(make(chan os.Signal, 1), syscall.SIGPIPE)
-	sigchld := make(chan os.Signal, 1)
-	signal.Notify(sigchld, syscall.SIGCHLD)
+	sigchld, err := startup.ChildSignals()
+	if err != nil {
+		return exit.FatalSys(exit.Temporary, err, "unable to catch SIGCHLD: ")
+	}
 
 	if err := s.prepareTLS(); err != nil {
 		return err

@@ -12,8 +12,10 @@ import (
 	"path/filepath"
 	"regexp"
 	"runtime"
+	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -127,9 +129,18 @@ func OursTagged(t testing.TB, tag, name string) string {
 	return p
 }
 
-// Main is TestMain for packages that use Ours: it removes the built binary after
-// the tests have run.
+// Main is TestMain for packages that use Ours: descriptors the test process
+// inherited above 2 (from a shell, a CI runner) are not passed on to the
+// programs the tests start, whose descriptor counts some tests limit; and the
+// built binary is removed after the tests have run.
 func Main(m *testing.M) {
+	if names, err := os.ReadDir("/proc/self/fd"); err == nil {
+		for _, n := range names {
+			if fd, err := strconv.Atoi(n.Name()); err == nil && fd > 2 {
+				syscall.CloseOnExec(fd)
+			}
+		}
+	}
 	code := m.Run()
 	if binDir != "" {
 		os.RemoveAll(binDir)

@@ -77,13 +77,13 @@ func Look(file string, path []string) (string, error) {
 	var found string
 	err := search(file, path, func(name string) error {
 		var st syscall.Stat_t
-		if err := syscall.Stat(name, &st); err != nil {
+		if err := Stat(name, &st); err != nil {
 			return err
 		}
 		if st.Mode&syscall.S_IFMT == syscall.S_IFDIR {
 			return syscall.EACCES // what execve says of a directory
 		}
-		if err := syscall.Access(name, 1); err != nil { // X_OK
+		if err := executable(name); err != nil {
 			return err
 		}
 		found = name

@@ -5,6 +5,7 @@ import (
 	"runtime/debug"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"unsafe"
 
@@ -22,21 +23,22 @@ type exe struct {
 	argv **byte //
 	envp **byte //
 
-	nlim uint64          // how many entries of res, lim and back are used
-	res  [nlimits]uint64 // resources whose limits the program gets back
-	lim  [nlimits]rlimit // ... their limits at start, for the program
-	back [nlimits]rlimit // ... their limits now, set again if execve fails (execve)
-	mask uint64          // the program's signal mask
-	old  uint64          // the calling thread's mask before, set again after (both)
-	all  uint64          // every signal, blocked during spawn's clone
-	shut uint64          // execve: bit n, descriptor n (0-2) to close first
-	nfd  uint64          // spawn: how many of fds are used; the rest of 0-2 are closed
-	fds  [maxFiles]int64 // spawn: the descriptors that become the program's 0, 1, 2...; -1 closed
-	dfl  sigaction       // spawn's child: SIG_DFL
-	ign  sigaction       // ... SIG_IGN
-	act  sigaction       // ... a disposition read
-	pipe int64           // ... where it writes err, its errno, if it cannot exec
-	err  uint64          //
+	nlim   uint64          // how many entries of res, lim and back are used
+	res    [nlimits]uint64 // resources whose limits the program gets back
+	lim    [nlimits]rlimit // ... their limits at start, for the program
+	back   [nlimits]rlimit // ... their limits now, set again if execve fails (execve)
+	mask   uint64          // the program's signal mask
+	old    uint64          // the calling thread's mask before, set again after (both)
+	all    uint64          // the signals blocked during spawn's clone: every one a Go handler catches
+	shut   uint64          // execve: bit n, descriptor n (0-2) to close first
+	nfd    uint64          // spawn: how many of fds are used; the rest of 0-2 are closed
+	fds    [maxFiles]int64 // spawn: the descriptors that become the program's 0, 1, 2...; -1 closed
+	dfl    sigaction       // spawn's child: SIG_DFL
+	ign    sigaction       // ... SIG_IGN
+	act    sigaction       // ... a disposition read
+	pipe   int64           // ... where it writes err, its errno, if it cannot exec
+	err    uint64          //
+	shared uint64          // ... set to 1 first thing: the child runs in our memory
 }
 
 // execve applies x and replaces the process with x's program; it returns only
@@ -105,6 +107,12 @@ func Spawn(path string, argv, env []string, files []uintptr) (int, error) {
 	}
 	x.mask = rec.mask &^ (1 << (syscall.SIGCHLD - 1))
 	x.all = ^uint64(0)
+	if childSignals {
+		// Our SIGCHLD handler is safe to run even in the child, and the
+		// kernel sends the signal to the thread that forked the child:
+		// blocked here, it would wake another thread, asleep, instead.
+		x.all &^= 1 << (syscall.SIGCHLD - 1)
+	}
 	x.ign.handler = sigIGN
 	x.nfd = uint64(len(files))
 	for i, f := range files {
@@ -121,28 +129,49 @@ func Spawn(path string, argv, env []string, files []uintptr) (int, error) {
 		}
 		x.fds[i] = int64(fd)
 	}
-	// As syscall.ForkExec: the child's failure comes back on a close-on-exec
-	// pipe, at the end of which the parent reads nothing if the exec worked;
-	// no descriptor is being made without close-on-exec while the child is.
-	var p [2]int
-	if err := syscall.Pipe2(p[:], syscall.O_CLOEXEC); err != nil {
-		return 0, err
+	// The child's failure comes back in x.err, which it shares with us. A
+	// child that does not share it (qemu-user runs vfork as fork) sends it on
+	// a close-on-exec pipe instead, at the end of which we read nothing if
+	// the exec worked: until a child has been seen to share our memory, there
+	// is a pipe. No descriptor is made without close-on-exec meanwhile.
+	p := [2]int{-1, -1}
+	if !vforkShares.Load() {
+		if err := syscall.Pipe2(p[:], syscall.O_CLOEXEC); err != nil {
+			return 0, err
+		}
+		// Raw system calls from here: entering the runtime's system call
+		// state would wake its monitor thread, at every connection.
+		defer rawClose(p[0])
 	}
 	x.pipe = int64(p[1])
 	syscall.ForkLock.RLock()
 	pid, errno := spawn(&x)
 	syscall.ForkLock.RUnlock()
-	syscall.Close(p[1])
-	defer syscall.Close(p[0])
+	if p[1] >= 0 {
+		rawClose(p[1])
+	}
 	if errno != 0 {
 		return 0, syscall.Errno(errno)
 	}
-	var b [8]byte
-	n, err := syscall.Read(p[0], b[:])
-	for err == syscall.EINTR {
-		n, err = syscall.Read(p[0], b[:])
+	// clone returned once the child had exec'd (x.err untouched) or exited
+	// (x.err its errno), without waiting for the kernel to close the child's
+	// descriptors after its exec as the pipe's EOF would.
+	failed := x.err
+	if x.shared != 0 {
+		vforkShares.Store(true)
+	} else {
+		// The child ran in a copy of our memory, and may not even have
+		// exec'd yet: its errno comes on the pipe, or EOF at its exec.
+		var b [8]byte
+		n, _, e := syscall.RawSyscall(syscall.SYS_READ, uintptr(p[0]), uintptr(unsafe.Pointer(&b[0])), uintptr(len(b)))
+		for e == syscall.EINTR {
+			n, _, e = syscall.RawSyscall(syscall.SYS_READ, uintptr(p[0]), uintptr(unsafe.Pointer(&b[0])), uintptr(len(b)))
+		}
+		if e == 0 && n == uintptr(len(b)) {
+			failed = binary.NativeEndian.Uint64(b[:])
+		}
 	}
-	if n != len(b) {
+	if failed == 0 {
 		return int(pid), nil
 	}
 	// The child has exited (or is about to): reap it, as syscall.ForkExec
@@ -153,8 +182,14 @@ func Spawn(path string, argv, env []string, files []uintptr) (int, error) {
 			break
 		}
 	}
-	return 0, syscall.Errno(binary.NativeEndian.Uint64(b[:]))
+	return 0, syscall.Errno(failed)
 }
+
+// vforkShares is set once a child of spawn has run in our memory: every
+// child will, and reports its exec failure there.
+var vforkShares atomic.Bool
+
+func rawClose(fd int) { syscall.RawSyscall(syscall.SYS_CLOSE, uintptr(fd), 0, 0) }
 
 // prepare converts path, argv and env for execve, into one buffer and one
 // array of pointers (for tcpserver, the garbage of every connection), and fills

@@ -140,6 +140,10 @@ noclone:
 	RET
 
 child:
+	// Say that this child runs in our memory, as vfork's does: its exec
+	// failure then needs no pipe (Spawn).
+	MOVQ	$1, exe_shared(BX)
+
 	// Every signal back to its default, but those ignored: rt_sigaction(s,
 	// &x.dfl, &x.act), and rt_sigaction(s, &x.ign, NULL) if it was SIG_IGN.
 	MOVQ	$1, R12
@@ -237,8 +241,8 @@ cexec:
 	MOVQ	exe_envp(BX), DX
 	SYSCALL
 cfail:
-	// Tell the parent why on the pipe (x.err is only a buffer: under
-	// qemu-user's emulation the child's memory is a copy).
+	// Tell the parent why in x.err and, in case the child's memory is a
+	// copy (qemu-user's emulation of vfork is fork), on the pipe.
 	NEGQ	AX
 	MOVQ	AX, exe_err(BX)
 	MOVQ	$SYS_write, AX

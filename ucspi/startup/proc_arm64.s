@@ -136,6 +136,7 @@ noclone:
 
 child:
 	MOVD	$1, R10
+	MOVD	R10, exe_shared(R9) // proc_amd64.s says why
 csig:
 	MOVD	R10, R0
 	ADD	$exe_dfl, R9, R1

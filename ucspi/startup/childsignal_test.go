@@ -1,0 +1,81 @@
+package startup
+
+import (
+	"io"
+	"os"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+	"unsafe"
+)
+
+// TestChildSignals: with the handler installed, a child's exit is counted on
+// the eventfd, the poller wakes the reader, and the program spawned meanwhile
+// has SIGCHLD at its default, not our handler. The spawn's exec failure still
+// comes back without the pipe, once a child has shared our memory.
+func TestChildSignals(t *testing.T) {
+	recorded(t)
+	events, err := ChildSignals()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		// The eventfd stays open: its os.File, unreachable, closes it
+		// when collected, and closing it here would let that close a
+		// descriptor of someone else's.
+		setDefault(syscall.SIGCHLD)
+		childSignals = false
+	})
+
+	r, w, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	grep := need(t, "grep")
+	pid, err := Spawn(grep, []string{"grep", "SigCgt", "/proc/self/status"}, nil, []uintptr{0, w.Fd(), 2})
+	w.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, _ := io.ReadAll(r)
+	caught, err := strconv.ParseUint(strings.TrimSpace(strings.TrimPrefix(string(out), "SigCgt:")), 16, 64)
+	if err != nil || caught&(1<<(syscall.SIGCHLD-1)) != 0 {
+		t.Errorf("the program's caught signals: %q, %v; want SIGCHLD at its default", out, err)
+	}
+
+	counted := make(chan uint64, 1)
+	go events.Read(func(fd uintptr) bool {
+		var n uint64
+		_, _, e := syscall.RawSyscall(syscall.SYS_READ, fd, uintptr(unsafe.Pointer(&n)), 8)
+		if e == syscall.EAGAIN {
+			return false
+		}
+		counted <- n
+		return true
+	})
+	select {
+	case n := <-counted:
+		if n < 1 {
+			t.Errorf("the eventfd counted %d", n)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("no SIGCHLD counted 10 s after the child started")
+	}
+	var ws syscall.WaitStatus
+	if got, err := syscall.Wait4(pid, &ws, 0, nil); got != pid || !ws.Exited() || ws.ExitStatus() != 0 {
+		t.Errorf("wait4: %d %v %v", got, ws, err)
+	}
+
+	if !vforkShares.Load() {
+		t.Fatal("the child did not run in our memory")
+	}
+	if _, err := Spawn("/nonexistent", []string{"x"}, nil, []uintptr{0, 1}); err != syscall.ENOENT {
+		t.Errorf("spawning /nonexistent without the pipe: %v", err)
+	}
+	if _, err := syscall.Wait4(-1, &ws, syscall.WNOHANG, nil); err != syscall.ECHILD {
+		t.Errorf("a child left after a failed spawn: %v", err)
+	}
+}
