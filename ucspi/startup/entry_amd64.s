@@ -38,11 +38,12 @@
 // 0(SP), then argv, envp and the auxiliary vector. It records every resource
 // limit into ·rec (in the data segment); if a hard limit is below what the
 // runtime needs, it says so and exits 111; else it raises the soft address
-// space and data limits to the hard ones, maps the part of the BSS and the
-// text and read-only data the kernel left out (internal/lazybss), makes the
-// data section's pages its own, records every signal's disposition, the
-// signal mask and which of descriptors 0-2 are open, and jumps to the
-// runtime's own entry point, SP untouched.
+// space and data limits to the hard ones, maps the part of the BSS the kernel
+// left out (internal/lazybss), makes the data section's pages its own,
+// records every signal's disposition, the signal mask and which of
+// descriptors 0-2 are open, maps the text and read-only data the kernel left
+// out (internal/lazybss), and jumps to the runtime's own entry point, SP
+// untouched.
 //
 // Until it has mapped the text and read-only data, only the stub's own
 // window of text (from its page to _rt0_ucspi_table) and the data segment
@@ -161,8 +162,75 @@ bss:
 	JMP	_rt0_ucspi_fatal(SB)
 mapped:
 
-	// The text and read-only data the kernel left (internal/lazybss), as
-	// _rt0_ucspi_table records them, mapped from the binary's file:
+	// madvise(data, edata-data, MADV_POPULATE_WRITE): the data section
+	// (the variables with pointers and an initial value) made private
+	// and writable now, while the process has one thread. The kernel maps
+	// the binary's pages a read-only neighbourhood at a time (fault-around),
+	// so the first write to each page of it, mostly in the package inits,
+	// would copy it and flush the TLB of every CPU running one of the
+	// runtime's threads by then: an IPI each, slow in a VM. 13 pages
+	// (52 kB); a kernel without MADV_POPULATE_WRITE (before 5.14) says
+	// EINVAL and nothing changes.
+	LEAQ	-1(R13), CX
+	LEAQ	runtime·data(SB), DI
+	LEAQ	runtime·edata(SB), SI
+	ADDQ	CX, SI
+	NOTQ	CX
+	ANDQ	CX, DI
+	ANDQ	CX, SI
+	SUBQ	DI, SI
+	MOVQ	$SYS_madvise, AX
+	MOVQ	$MADV_POPULATE_WRITE, DX
+	SYSCALL
+
+	// rt_sigaction(s, NULL, &rec.actions[s], 8) for every signal s.
+	MOVQ	$1, R12
+actions:
+	MOVQ	$SYS_rt_sigaction, AX
+	MOVQ	R12, DI
+	XORQ	SI, SI
+	MOVQ	R12, DX
+	SHLQ	$5, DX
+	LEAQ	·rec+record_actions(SB), R8
+	ADDQ	R8, DX
+	MOVQ	$8, R10
+	SYSCALL
+	INCQ	R12
+	CMPQ	R12, $const_nsig
+	JLE	actions
+
+	// rt_sigprocmask(0, NULL, &rec.mask, 8)
+	MOVQ	$SYS_rt_sigprocmask, AX
+	XORQ	DI, DI
+	XORQ	SI, SI
+	LEAQ	·rec+record_mask(SB), DX
+	MOVQ	$8, R10
+	SYSCALL
+
+	// fcntl(fd, F_GETFD) for fd 0, 1, 2: a failure (EBADF) is a closed one.
+	XORQ	R12, R12
+	XORQ	R14, R14
+fds:
+	MOVQ	$SYS_fcntl, AX
+	MOVQ	R12, DI
+	MOVQ	$F_GETFD, SI
+	SYSCALL
+	TESTQ	AX, AX
+	JGE	fdopen
+	MOVQ	$1, AX
+	MOVQ	R12, CX
+	SHLQ	CX, AX
+	ORQ	AX, R14
+fdopen:
+	INCQ	R12
+	CMPQ	R12, $3
+	JLT	fds
+	MOVQ	R14, ·rec+record_closed(SB)
+
+	// Last, so that little of the stub runs after it (from the text's
+	// mapping, faulted in anew): the text and read-only data the kernel
+	// left (internal/lazybss), as _rt0_ucspi_table records them, mapped
+	// from the binary's file:
 	// /proc/self/exe, the very file executed, or without /proc (a chroot)
 	// the path executed, AT_EXECFN (R15), if it holds the same build: the
 	// nonce in the file is the one in memory. An empty table (no lazybss):
@@ -231,72 +299,6 @@ segment:
 	MOVQ	R12, DI
 	SYSCALL
 imaged:
-
-	// madvise(data, edata-data, MADV_POPULATE_WRITE): the data section
-	// (the variables with pointers and an initial value) made private
-	// and writable now, while the process has one thread. The kernel maps
-	// the binary's pages a read-only neighbourhood at a time (fault-around),
-	// so the first write to each page of it, mostly in the package inits,
-	// would copy it and flush the TLB of every CPU running one of the
-	// runtime's threads by then: an IPI each, slow in a VM. 13 pages
-	// (52 kB); a kernel without MADV_POPULATE_WRITE (before 5.14) says
-	// EINVAL and nothing changes.
-	LEAQ	-1(R13), CX
-	LEAQ	runtime·data(SB), DI
-	LEAQ	runtime·edata(SB), SI
-	ADDQ	CX, SI
-	NOTQ	CX
-	ANDQ	CX, DI
-	ANDQ	CX, SI
-	SUBQ	DI, SI
-	MOVQ	$SYS_madvise, AX
-	MOVQ	$MADV_POPULATE_WRITE, DX
-	SYSCALL
-
-	// rt_sigaction(s, NULL, &rec.actions[s], 8) for every signal s.
-	MOVQ	$1, R12
-actions:
-	MOVQ	$SYS_rt_sigaction, AX
-	MOVQ	R12, DI
-	XORQ	SI, SI
-	MOVQ	R12, DX
-	SHLQ	$5, DX
-	LEAQ	·rec+record_actions(SB), R8
-	ADDQ	R8, DX
-	MOVQ	$8, R10
-	SYSCALL
-	INCQ	R12
-	CMPQ	R12, $const_nsig
-	JLE	actions
-
-	// rt_sigprocmask(0, NULL, &rec.mask, 8)
-	MOVQ	$SYS_rt_sigprocmask, AX
-	XORQ	DI, DI
-	XORQ	SI, SI
-	LEAQ	·rec+record_mask(SB), DX
-	MOVQ	$8, R10
-	SYSCALL
-
-	// fcntl(fd, F_GETFD) for fd 0, 1, 2: a failure (EBADF) is a closed one.
-	XORQ	R12, R12
-	XORQ	R13, R13
-fds:
-	MOVQ	$SYS_fcntl, AX
-	MOVQ	R12, DI
-	MOVQ	$F_GETFD, SI
-	SYSCALL
-	TESTQ	AX, AX
-	JGE	fdopen
-	MOVQ	$1, AX
-	MOVQ	R12, CX
-	SHLQ	CX, AX
-	ORQ	AX, R13
-fdopen:
-	INCQ	R12
-	CMPQ	R12, $3
-	JLT	fds
-	MOVQ	R13, ·rec+record_closed(SB)
-
 	MOVQ	$const_ran, ·rec+record_stub(SB)
 	JMP	_rt0_amd64_linux(SB)
 

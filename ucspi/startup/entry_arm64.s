@@ -137,7 +137,50 @@ bss:
 	B	_rt0_ucspi_fatal(SB)
 mapped:
 
-	// The text and read-only data the kernel left, as entry_amd64.s says.
+	// rt_sigaction(s, NULL, &rec.actions[s], 8) for every signal s.
+	MOVD	$1, R19
+actions:
+	MOVD	$·rec+record_actions(SB), R2
+	ADD	R19<<5, R2, R2
+	MOVD	R19, R0
+	MOVD	$0, R1
+	MOVD	$8, R3
+	MOVD	$SYS_rt_sigaction, R8
+	SVC
+	ADD	$1, R19
+	CMP	$const_nsig, R19
+	BLE	actions
+
+	// rt_sigprocmask(0, NULL, &rec.mask, 8)
+	MOVD	$0, R0
+	MOVD	$0, R1
+	MOVD	$·rec+record_mask(SB), R2
+	MOVD	$8, R3
+	MOVD	$SYS_rt_sigprocmask, R8
+	SVC
+
+	// fcntl(fd, F_GETFD) for fd 0, 1, 2: a failure (EBADF) is a closed one.
+	MOVD	$0, R19
+	MOVD	$0, R20
+fds:
+	MOVD	R19, R0
+	MOVD	$F_GETFD, R1
+	MOVD	$SYS_fcntl, R8
+	SVC
+	CMP	$0, R0
+	BGE	fdopen
+	MOVD	$1, R1
+	LSL	R19, R1, R1
+	ORR	R1, R20, R20
+fdopen:
+	ADD	$1, R19
+	CMP	$3, R19
+	BLT	fds
+	MOVD	$·rec+record_closed(SB), R1
+	MOVD	R20, (R1)
+
+	// Last: the text and read-only data the kernel left, as entry_amd64.s
+	// says.
 	MOVD	$_rt0_ucspi_table(SB), R26
 	MOVD	TABLE_COUNT(R26), R20
 	CBZ	R20, imaged
@@ -205,48 +248,6 @@ segment:
 	MOVD	$SYS_close, R8
 	SVC
 imaged:
-
-	// rt_sigaction(s, NULL, &rec.actions[s], 8) for every signal s.
-	MOVD	$1, R19
-actions:
-	MOVD	$·rec+record_actions(SB), R2
-	ADD	R19<<5, R2, R2
-	MOVD	R19, R0
-	MOVD	$0, R1
-	MOVD	$8, R3
-	MOVD	$SYS_rt_sigaction, R8
-	SVC
-	ADD	$1, R19
-	CMP	$const_nsig, R19
-	BLE	actions
-
-	// rt_sigprocmask(0, NULL, &rec.mask, 8)
-	MOVD	$0, R0
-	MOVD	$0, R1
-	MOVD	$·rec+record_mask(SB), R2
-	MOVD	$8, R3
-	MOVD	$SYS_rt_sigprocmask, R8
-	SVC
-
-	// fcntl(fd, F_GETFD) for fd 0, 1, 2: a failure (EBADF) is a closed one.
-	MOVD	$0, R19
-	MOVD	$0, R20
-fds:
-	MOVD	R19, R0
-	MOVD	$F_GETFD, R1
-	MOVD	$SYS_fcntl, R8
-	SVC
-	CMP	$0, R0
-	BGE	fdopen
-	MOVD	$1, R1
-	LSL	R19, R1, R1
-	ORR	R1, R20, R20
-fdopen:
-	ADD	$1, R19
-	CMP	$3, R19
-	BLT	fds
-	MOVD	$·rec+record_closed(SB), R1
-	MOVD	R20, (R1)
 
 	MOVD	$·rec+record_stub(SB), R1
 	MOVD	$const_ran, R2
