@@ -193,7 +193,7 @@ func complete(words []string, noDesc bool, s *Stdio) {
 	root := completionTree()
 	candidates, directive, err := candidatesFor(root, words)
 	if err != nil {
-		fmt.Fprintf(s.Err, "[Error] %s\n", err)
+		fmt.Fprintf(s.Err, "[Debug] [Error] %s\n", err) // cobra's words
 	}
 	for _, sub := range root.subs {
 		if sub.calledAs != "" { // as cobra: the name it was last found by, a request's words included

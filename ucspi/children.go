@@ -52,14 +52,20 @@ func (c *children) waitRoom() {
 	c.mu.Unlock()
 }
 
-// add counts a connection just accepted.
+// add counts a connection just accepted. The children that ended before it
+// came are collected first, as 0.88's SIGCHLD handler had run before its
+// accept returned: their "end" lines come before this connection's status.
 func (c *children) add() {
+	c.spawning.Lock()
 	c.mu.Lock()
+	b := c.collect(nil)
 	c.n++
 	if c.log.verbose() {
-		c.log.write(c.log.appendStatus(nil, c.n, c.limit))
+		b = c.log.appendStatus(b, c.n, c.limit)
 	}
+	c.log.write(b)
 	c.mu.Unlock()
+	c.spawning.Unlock()
 }
 
 // drop ends a connection that got no program: lines (its log lines, already
@@ -94,10 +100,9 @@ func (c *children) forkFailed(lines []byte) {
 	c.mu.Unlock()
 }
 
-// reap waits for every child that has ended each time SIGCHLD arrives, as a
-// count to read on signals (startup.ChildSignals; signals merge, so each wake-up
-// collects all there are), logging "end P status WSTAT" and the status after
-// each.
+// reap collects the children that have ended each time SIGCHLD arrives, as
+// a count to read on signals (startup.ChildSignals; signals merge, so each
+// wake-up collects all there are).
 func (c *children) reap(signals syscall.RawConn) {
 	var count uint64
 	drained := func(fd uintptr) bool {
@@ -108,28 +113,35 @@ func (c *children) reap(signals syscall.RawConn) {
 	for signals.Read(drained) == nil {
 		c.spawning.Lock()
 		c.mu.Lock()
-		b = b[:0]
-		ended := false
-		for {
-			pid, ws := reapOne()
-			if pid <= 0 {
-				break
-			}
-			ended = true
-			c.ips.ended(pid)
-			if c.n > 0 {
-				c.n--
-			}
-			if c.log.verbose() {
-				b = c.log.appendEnd(b, pid, uint32(ws))
-				b = c.log.appendStatus(b, c.n, c.limit)
-			}
-		}
+		b = c.collect(b[:0])
 		c.log.write(b)
-		if ended {
-			c.room.Broadcast()
-		}
 		c.mu.Unlock()
 		c.spawning.Unlock()
 	}
+}
+
+// collect waits for every child that has ended, appending "end P status
+// WSTAT" and the status after each to b, and wakes the accept loop if any
+// did. The caller holds spawning and mu.
+func (c *children) collect(b []byte) []byte {
+	ended := false
+	for {
+		pid, ws := reapOne()
+		if pid <= 0 {
+			break
+		}
+		ended = true
+		c.ips.ended(pid)
+		if c.n > 0 {
+			c.n--
+		}
+		if c.log.verbose() {
+			b = c.log.appendEnd(b, pid, uint32(ws))
+			b = c.log.appendStatus(b, c.n, c.limit)
+		}
+	}
+	if ended {
+		c.room.Broadcast()
+	}
+	return b
 }

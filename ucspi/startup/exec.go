@@ -23,23 +23,38 @@ type exe struct {
 	argv **byte //
 	envp **byte //
 
-	nlim   uint64          // how many entries of res, lim and back are used
-	res    [nlimits]uint64 // resources whose limits the program gets back
-	lim    [nlimits]rlimit // ... their limits at start, for the program
-	back   [nlimits]rlimit // ... their limits now, set again if execve fails (execve)
-	mask   uint64          // the program's signal mask
-	old    uint64          // the calling thread's mask before, set again after (both)
-	all    uint64          // the signals blocked during spawn's clone: every one a Go handler catches
-	shut   uint64          // execve: bit n, descriptor n (0-2) to close first
-	nfd    uint64          // spawn: how many of fds are used; the rest of 0-2 are closed
-	fds    [maxFiles]int64 // spawn: the descriptors that become the program's 0, 1, 2...; -1 closed
-	dfl    sigaction       // spawn's child: SIG_DFL
-	ign    sigaction       // ... SIG_IGN
-	act    sigaction       // ... a disposition read
-	pipe   int64           // ... where it writes err, its errno, if it cannot exec
-	err    uint64          //
-	shared uint64          // ... set to 1 first thing: the child runs in our memory
+	nlim   uint64                    // how many entries of res, lim and back are used
+	res    [nlimits]uint64           // resources whose limits the program gets back
+	lim    [nlimits]rlimit           // ... their limits at start, for the program
+	back   [nlimits]rlimit           // ... their limits now, set again if execve fails (execve)
+	mask   uint64                    // the program's signal mask
+	old    uint64                    // the calling thread's mask before, set again after (both)
+	all    uint64                    // the signals blocked during spawn's clone: every one a Go handler catches
+	shut   uint64                    // execve: bit n, descriptor n (0-2) to close first
+	nfd    uint64                    // spawn: how many of fds are used; the rest of 0-2 are closed
+	fds    [maxFiles]int64           // spawn: the descriptors that become the program's 0, 1, 2...; -1 closed
+	dfl    sigaction                 // spawn's child: SIG_DFL
+	ign    sigaction                 // ... SIG_IGN
+	act    sigaction                 // ... a disposition read
+	pipe   int64                     // ... where it writes err, its errno, if it cannot exec
+	err    uint64                    //
+	shared uint64                    // ... set to 1 first thing: the child runs in our memory
+	cargs  [cloneArgsSize / 8]uint64 // spawn: clone3's struct clone_args
 }
+
+// clone3's struct clone_args (its first version: flags, pidfd, child_tid,
+// parent_tid, exit_signal, stack, stack_size, tls), for a vfork-style child
+// whose caught signals start at their default.
+const (
+	cloneArgsSize     = 64
+	cloneVM           = 0x100
+	cloneVfork        = 0x4000
+	cloneClearSighand = 0x100000000
+)
+
+// cloneFlags are clone3's flags; the tests add CLONE_SIGHAND, which clone3
+// refuses with them, to take the path of the systems without it.
+var cloneFlags uint64 = cloneVM | cloneVfork | cloneClearSighand
 
 // execve applies x and replaces the process with x's program; it returns only
 // if execve(2) failed, with the process put back as it was but descriptors
@@ -106,6 +121,8 @@ func Spawn(path string, argv, env []string, files []uintptr) (int, error) {
 		return 0, err
 	}
 	x.mask = rec.mask &^ (1 << (syscall.SIGCHLD - 1))
+	x.cargs[0] = cloneFlags
+	x.cargs[4] = uint64(syscall.SIGCHLD) // exit_signal
 	x.all = ^uint64(0)
 	if childSignals {
 		// Our SIGCHLD handler is safe to run even in the child, and the

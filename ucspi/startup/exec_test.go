@@ -143,6 +143,16 @@ func recorded(t *testing.T) {
 // TestSpawnPlaces: the child gets the files where they are asked for,
 // closed where asked, even a descriptor that is itself one of the places.
 func TestSpawnPlaces(t *testing.T) {
+	t.Run("clone3", testSpawnPlaces)
+	t.Run("clone", func(t *testing.T) {
+		saved := cloneFlags
+		defer func() { cloneFlags = saved }()
+		cloneFlags |= syscall.CLONE_SIGHAND // refused with CLONE_CLEAR_SIGHAND: EINVAL
+		testSpawnPlaces(t)
+	})
+}
+
+func testSpawnPlaces(t *testing.T) {
 	recorded(t)
 	r, w, err := os.Pipe()
 	if err != nil {

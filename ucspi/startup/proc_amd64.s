@@ -11,6 +11,9 @@
 #define SYS_exit_group		231
 #define SYS_dup3		292
 #define SYS_prlimit64		302
+#define SYS_clone3		435
+#define ENOSYS			38
+#define EINVAL			22
 
 #define SIG_SETMASK	2
 #define F_SETFD		2
@@ -101,8 +104,28 @@ edone:
 TEXT ·spawn(SB),NOSPLIT,$0-24
 	MOVQ	x+0(FP), BX
 
-	// Every signal blocked on this thread: no Go handler may run in the
-	// child, which shares our memory. The child inherits this mask.
+	// clone3 with CLONE_CLEAR_SIGHAND (x.cargs): the child starts with every
+	// caught signal at its default and ignored ones ignored, so no Go
+	// handler can run in it, and nothing need be blocked here or reset
+	// there. Kernels before 5.5 (and qemu-user, and some seccomp filters)
+	// refuse it: then clone, below.
+	MOVQ	$SYS_clone3, AX
+	LEAQ	exe_cargs(BX), DI
+	MOVQ	$const_cloneArgsSize, SI
+	SYSCALL
+	TESTQ	AX, AX
+	JEQ	cleared
+	CMPQ	AX, $-ENOSYS
+	JEQ	noclone3
+	CMPQ	AX, $-EINVAL
+	JEQ	noclone3
+	MOVQ	AX, R12
+	JMP	spawned
+
+noclone3:
+	// Every signal a Go handler catches blocked on this thread: no Go
+	// handler may run in the child, which shares our memory. The child
+	// inherits this mask.
 	MOVQ	$SYS_rt_sigprocmask, AX
 	MOVQ	$SIG_SETMASK, DI
 	LEAQ	exe_all(BX), SI
@@ -128,6 +151,7 @@ TEXT ·spawn(SB),NOSPLIT,$0-24
 	MOVQ	$8, R10
 	SYSCALL
 
+spawned:
 	TESTQ	R12, R12
 	JLT	noclone
 	MOVQ	R12, pid+8(FP)
@@ -138,6 +162,11 @@ noclone:
 	MOVQ	$0, pid+8(FP)
 	MOVQ	R12, errno+16(FP)
 	RET
+
+cleared:
+	// The child of clone3: its signals are as they should be.
+	MOVQ	$1, exe_shared(BX)
+	JMP	limits
 
 child:
 	// Say that this child runs in our memory, as vfork's does: its exec
@@ -170,6 +199,7 @@ cnext:
 	JLE	csig
 
 	// The program's limits.
+limits:
 	XORQ	R12, R12
 climits:
 	CMPQ	R12, exe_nlim(BX)

@@ -11,6 +11,9 @@
 #define SYS_clone		220
 #define SYS_execve		221
 #define SYS_prlimit64		261
+#define SYS_clone3		435
+#define ENOSYS			38
+#define EINVAL			22
 
 #define SIG_SETMASK	2
 #define F_SETFD		2
@@ -99,6 +102,20 @@ edone:
 TEXT ·spawn(SB),NOSPLIT,$0-24
 	MOVD	x+0(FP), R9
 
+	// proc_amd64.s says why clone3 first.
+	ADD	$exe_cargs, R9, R0
+	MOVD	$const_cloneArgsSize, R1
+	MOVD	$SYS_clone3, R8
+	SVC
+	CBZ	R0, cleared
+	CMN	$ENOSYS, R0
+	BEQ	noclone3
+	CMN	$EINVAL, R0
+	BEQ	noclone3
+	MOVD	R0, R10
+	B	spawned
+
+noclone3:
 	MOVD	$SIG_SETMASK, R0
 	ADD	$exe_all, R9, R1
 	ADD	$exe_old, R9, R2
@@ -123,6 +140,7 @@ TEXT ·spawn(SB),NOSPLIT,$0-24
 	MOVD	$SYS_rt_sigprocmask, R8
 	SVC
 
+spawned:
 	CMP	$0, R10
 	BLT	noclone
 	MOVD	R10, pid+8(FP)
@@ -133,6 +151,11 @@ noclone:
 	MOVD	ZR, pid+8(FP)
 	MOVD	R10, errno+16(FP)
 	RET
+
+cleared:
+	MOVD	$1, R10
+	MOVD	R10, exe_shared(R9)
+	B	limits
 
 child:
 	MOVD	$1, R10
@@ -159,6 +182,7 @@ cnext:
 	CMP	$const_nsig, R10
 	BLE	csig
 
+limits:
 	MOVD	$0, R10
 climits:
 	MOVD	exe_nlim(R9), R11
