@@ -21,9 +21,14 @@ GOARCH  ?= $(shell $(GO) env GOARCH)
 # (internal/reftest), so this is the one place the flags are written.
 ENTRY   := $(if $(filter amd64 arm64,$(GOARCH)),-E _rt0_ucspi)
 LDFLAGS := $(ENTRY) -X main.version=$(VERSION)
-# With the stub, the kernel maps only the file-backed part of the writable
-# segment and the stub the rest of the BSS, after raising the limits
-# (internal/lazybss; crypto's 32 MB buffer would not fit softlimit -m 20000000).
+# With the stub, the kernel maps at exec only the stub's window of text, the
+# page of headers and the file-backed part of the writable segment; the stub
+# maps the rest of the text, the read-only data and the BSS itself, after
+# raising the limits (internal/lazybss: 6 MB of text and read-only data would
+# not fit softlimit -m 5000000, crypto's 32 MB buffer not -m 20000000).
+# It also writes the binary anew with write(2), so that the page cache holds it
+# in large folios as it holds an installed copy, not in the 4 kB pages the
+# linker's mapping leaves, which cost every start about a tenth more.
 # The tool runs here, whatever GOARCH the binary is for.
 LAZYBSS  = $(if $(ENTRY),env -u GOARCH -u GOOS $(GO) run ./internal/lazybss $(1))
 # Where bin/ucspi and static write their binary.

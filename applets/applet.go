@@ -54,15 +54,21 @@ type Applet struct {
 	Manual Manual
 }
 
-var registry = map[string]*Applet{}
+// registry is every applet, in the order registered: a list, not a map, since
+// every start builds it and reads one name (a map of twenty cost allocations
+// and hashing at each start of each applet for nothing).
+var registry []*Applet
 
 // Register adds an applet. A name registered twice is a programming error, caught
 // at start-up so a typo cannot hide.
 func Register(a *Applet) {
-	if _, dup := registry[a.Name]; dup {
+	if Lookup(a.Name) != nil {
 		panic("applets: " + a.Name + " registered twice")
 	}
-	registry[a.Name] = a
+	if registry == nil {
+		registry = make([]*Applet, 0, 32)
+	}
+	registry = append(registry, a)
 }
 
 // registerPlain registers an applet that, like its 0.88 original, takes no
@@ -74,14 +80,18 @@ func registerPlain(a *Applet, run Runner) {
 }
 
 // Lookup returns the applet called name, or nil.
-func Lookup(name string) *Applet { return registry[name] }
+func Lookup(name string) *Applet {
+	for _, a := range registry {
+		if a.Name == name {
+			return a
+		}
+	}
+	return nil
+}
 
 // All returns every applet, sorted by name.
 func All() []*Applet {
-	list := make([]*Applet, 0, len(registry))
-	for _, a := range registry {
-		list = append(list, a)
-	}
+	list := append([]*Applet(nil), registry...)
 	sort.Slice(list, func(i, j int) bool { return list[i].Name < list[j].Name })
 	return list
 }

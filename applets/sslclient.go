@@ -2,7 +2,6 @@ package applets
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
 	"math"
@@ -189,7 +188,7 @@ func startTLSChild(sock int) (*os.File, error) {
 
 // sendConfig writes the child's ClientConfig and ends our side.
 func sendConfig(ctl *os.File, cc *ssl.ClientConfig) error {
-	b, err := json.Marshal(cc)
+	b, err := cc.MarshalBinary()
 	if err != nil {
 		return err
 	}

@@ -6,6 +6,7 @@ import (
 	"hash/crc32"
 	"net/netip"
 	"strconv"
+	"sync"
 )
 
 // The PROXY protocol, versions 1 and 2
@@ -226,9 +227,11 @@ func v2AddrSize(family byte) (int, bool) {
 	return 0, false
 }
 
-var castagnoli = crc32.MakeTable(crc32.Castagnoli)
-
 const tlvCRC32C = 0x03
+
+// castagnoli is hash/crc32's CRC-32C table, made at its first use: made in
+// our package init, it cost 0.1 ms at every start of every applet.
+var castagnoli = sync.OnceValue(func() *crc32.Table { return crc32.MakeTable(crc32.Castagnoli) })
 
 // checkTLVs walks the TLVs of header b from off to its end: each must fit
 // exactly; a CRC32C TLV must hold the checksum of the whole header with its
@@ -247,9 +250,10 @@ func checkTLVs(b []byte, off int) error {
 			if n != 4 {
 				return errTLV
 			}
-			sum := crc32.Update(0, castagnoli, b[:value])
-			sum = crc32.Update(sum, castagnoli, []byte{0, 0, 0, 0})
-			sum = crc32.Update(sum, castagnoli, b[value+4:])
+			table := castagnoli()
+			sum := crc32.Update(0, table, b[:value])
+			sum = crc32.Update(sum, table, []byte{0, 0, 0, 0})
+			sum = crc32.Update(sum, table, b[value+4:])
 			if sum != binary.BigEndian.Uint32(b[value:]) {
 				return errCRC
 			}

@@ -119,6 +119,13 @@ func parseKey(keyPEM, password []byte) (crypto.Signer, error) {
 			if der, err = x509.DecryptPEMBlock(b, password); err != nil {
 				return nil, errors.New("unable to decrypt private key: " + bare(err))
 			}
+			// A wrong password passes the padding check about one time in
+			// 256, and leaves garbage: it is still the password that is wrong.
+			key, err := parseKeyDER(b.Type, der)
+			if err != nil {
+				return nil, errors.New("unable to decrypt private key: " + bare(x509.IncorrectPasswordError))
+			}
+			return key, nil
 		}
 		return parseKeyDER(b.Type, der)
 	}

@@ -4,11 +4,13 @@ import (
 	"bytes"
 	"crypto/x509"
 	"crypto/x509/pkix"
+	"encoding/pem"
 	"errors"
 	"math/big"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -101,6 +103,21 @@ func TestEncryptedKeys(t *testing.T) {
 	if _, err := LoadPair(c.CertFile, legacy, []byte("s3cret")); err != nil {
 		t.Errorf("legacy PEM encryption with the password: %v", err)
 	}
+	// A wrong password whose decryption passes the padding check (about
+	// one in 256): found by trying.
+	lucky := []byte(nil)
+	encrypted, err := os.ReadFile(legacy)
+	if err != nil {
+		t.Fatal(err)
+	}
+	block, _ := pem.Decode(encrypted)
+	for i := 0; i < 100000 && lucky == nil; i++ {
+		p := []byte("wrong" + strconv.Itoa(i))
+		//lint:ignore SA1019 the legacy encryption sslserver -3 decrypts
+		if _, err := x509.DecryptPEMBlock(block, p); err == nil {
+			lucky = p
+		}
+	}
 	for _, tc := range []struct {
 		key      string
 		password []byte
@@ -108,6 +125,7 @@ func TestEncryptedKeys(t *testing.T) {
 	}{
 		{legacy, nil, "private key is encrypted"},
 		{legacy, []byte("wrong"), "unable to decrypt private key"},
+		{legacy, lucky, "unable to decrypt private key"},
 		{pkcs8, []byte("s3cret"), "encrypted PKCS#8 key not supported"},
 	} {
 		_, err := LoadPair(c.CertFile, tc.key, tc.password)

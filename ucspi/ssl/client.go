@@ -4,7 +4,7 @@ import (
 	"bytes"
 	"crypto/tls"
 	"crypto/x509"
-	"encoding/json"
+	"encoding/binary"
 	"errors"
 	"io"
 	"net/netip"
@@ -35,6 +35,101 @@ type ClientConfig struct {
 	Timeout       time.Duration
 	Idle          time.Duration // -w
 	ModSSL        bool          // -s: the SSL_* variables
+}
+
+// MarshalBinary is cc as sslclient sends it to its child (ServeClient): each
+// field in order, strings and the password as a length and the bytes (the
+// password's length plus one, 0 for nil), numbers and booleans as varints.
+// Not encoding/json, whose package init and reflection every start of every
+// applet paid for.
+func (cc *ClientConfig) MarshalBinary() ([]byte, error) {
+	var b []byte
+	str := func(s string) { b = append(binary.AppendUvarint(b, uint64(len(s))), s...) }
+	flag := func(v bool) {
+		if v {
+			b = append(b, 1)
+		} else {
+			b = append(b, 0)
+		}
+	}
+	str(cc.CAFile)
+	str(cc.CADir)
+	flag(cc.NoVerify)
+	str(cc.Name)
+	str(cc.ServerName)
+	str(cc.CertFile)
+	str(cc.KeyFile)
+	if cc.Password == nil {
+		b = append(b, 0)
+	} else {
+		b = append(binary.AppendUvarint(b, uint64(len(cc.Password))+1), cc.Password...)
+	}
+	str(cc.Ciphers)
+	b = binary.AppendVarint(b, int64(cc.Depth))
+	b = binary.AppendVarint(b, int64(cc.Timeout))
+	b = binary.AppendVarint(b, int64(cc.Idle))
+	flag(cc.ModSSL)
+	return b, nil
+}
+
+var errConfig = errors.New("malformed configuration")
+
+// UnmarshalBinary reads what MarshalBinary wrote.
+func (cc *ClientConfig) UnmarshalBinary(b []byte) error {
+	bad := false
+	next := func(n uint64) []byte {
+		if bad || n > uint64(len(b)) {
+			bad = true
+			return nil
+		}
+		v := b[:n:n]
+		b = b[n:]
+		return v
+	}
+	uvarint := func() uint64 {
+		v, n := binary.Uvarint(b)
+		if n <= 0 {
+			bad = true
+			return 0
+		}
+		b = b[n:]
+		return v
+	}
+	varint := func() int64 {
+		v, n := binary.Varint(b)
+		if n <= 0 {
+			bad = true
+			return 0
+		}
+		b = b[n:]
+		return v
+	}
+	str := func() string { return string(next(uvarint())) }
+	flag := func() bool {
+		v := next(1)
+		return len(v) == 1 && v[0] == 1
+	}
+	var c ClientConfig
+	c.CAFile = str()
+	c.CADir = str()
+	c.NoVerify = flag()
+	c.Name = str()
+	c.ServerName = str()
+	c.CertFile = str()
+	c.KeyFile = str()
+	if n := uvarint(); n > 0 {
+		c.Password = append([]byte{}, next(n-1)...)
+	}
+	c.Ciphers = str()
+	c.Depth = int(varint())
+	c.Timeout = time.Duration(varint())
+	c.Idle = time.Duration(varint())
+	c.ModSSL = flag()
+	if bad || len(b) != 0 {
+		return errConfig
+	}
+	*cc = c
+	return nil
 }
 
 // Handshake runs the client's side of TLS on sock within Timeout and
@@ -104,7 +199,11 @@ const (
 func ServeClient() {
 	ctl := os.NewFile(ClientControlFD, "control")
 	var cc ClientConfig
-	if err := json.NewDecoder(io.LimitReader(ctl, 1<<20)).Decode(&cc); err != nil {
+	b, err := io.ReadAll(io.LimitReader(ctl, 1<<20))
+	if err == nil {
+		err = cc.UnmarshalBinary(b)
+	}
+	if err != nil {
 		ctl.Write([]byte("fail\n" + err.Error()))
 		return
 	}

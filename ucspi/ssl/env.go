@@ -74,16 +74,55 @@ var (
 	oidEmail        = asn1.ObjectIdentifier{1, 2, 840, 113549, 1, 9, 1}
 )
 
-// shortNames are OpenSSL's short names for the attributes of a name, as its
-// one-line form shows them; others appear as their dotted OID.
-var shortNames = map[string]string{
-	"2.5.4.6": "C", "2.5.4.8": "ST", "2.5.4.7": "L", "2.5.4.10": "O", "2.5.4.11": "OU",
-	"2.5.4.3": "CN", "1.2.840.113549.1.9.1": "emailAddress", "2.5.4.5": "serialNumber",
-	"2.5.4.4": "SN", "2.5.4.42": "GN", "2.5.4.43": "initials", "2.5.4.12": "title",
-	"2.5.4.9": "street", "2.5.4.17": "postalCode", "2.5.4.46": "dnQualifier",
-	"2.5.4.65": "pseudonym", "2.5.4.97": "organizationIdentifier",
-	"0.9.2342.19200300.100.1.25": "DC", "0.9.2342.19200300.100.1.1": "UID",
-	"1.3.6.1.4.1.311.60.2.1.3": "jurisdictionC", "2.5.4.15": "businessCategory",
+// shortName is OpenSSL's short name for the attribute of a name with OID oid,
+// as its one-line form shows it; others appear as their dotted OID. A
+// switch, not a map: a map would be built at every start of every applet.
+func shortName(oid string) (string, bool) {
+	switch oid {
+	case "2.5.4.6":
+		return "C", true
+	case "2.5.4.8":
+		return "ST", true
+	case "2.5.4.7":
+		return "L", true
+	case "2.5.4.10":
+		return "O", true
+	case "2.5.4.11":
+		return "OU", true
+	case "2.5.4.3":
+		return "CN", true
+	case "1.2.840.113549.1.9.1":
+		return "emailAddress", true
+	case "2.5.4.5":
+		return "serialNumber", true
+	case "2.5.4.4":
+		return "SN", true
+	case "2.5.4.42":
+		return "GN", true
+	case "2.5.4.43":
+		return "initials", true
+	case "2.5.4.12":
+		return "title", true
+	case "2.5.4.9":
+		return "street", true
+	case "2.5.4.17":
+		return "postalCode", true
+	case "2.5.4.46":
+		return "dnQualifier", true
+	case "2.5.4.65":
+		return "pseudonym", true
+	case "2.5.4.97":
+		return "organizationIdentifier", true
+	case "0.9.2342.19200300.100.1.25":
+		return "DC", true
+	case "0.9.2342.19200300.100.1.1":
+		return "UID", true
+	case "1.3.6.1.4.1.311.60.2.1.3":
+		return "jurisdictionC", true
+	case "2.5.4.15":
+		return "businessCategory", true
+	}
+	return "", false
 }
 
 func appendCertVars(vars []string, prefix string, c *x509.Certificate) []string {
@@ -143,7 +182,7 @@ func first(atvs []pkix.AttributeTypeAndValue, oid asn1.ObjectIdentifier) (string
 func OneLine(atvs []pkix.AttributeTypeAndValue) string {
 	var b strings.Builder
 	for _, a := range atvs {
-		name, ok := shortNames[a.Type.String()]
+		name, ok := shortName(a.Type.String())
 		if !ok {
 			name = a.Type.String()
 		}

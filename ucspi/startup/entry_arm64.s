@@ -2,6 +2,9 @@
 #include "go_asm.h"
 
 #define SYS_fcntl		25
+#define SYS_openat		56
+#define SYS_close		57
+#define SYS_pread64		67
 #define SYS_write		64
 #define SYS_exit_group		94
 #define SYS_rt_sigaction	134
@@ -12,9 +15,20 @@
 #define AT_PHDR			3
 #define AT_PHNUM		5
 #define AT_PAGESZ		6
+#define AT_EXECFN		31
+#define AT_FDCWD		-100
 #define PT_LOAD			1
 #define PF_W			2
 #define MAP_BSS			0x100022	// MAP_PRIVATE|MAP_ANONYMOUS|MAP_FIXED_NOREPLACE
+#define MAP_IMAGE		0x12		// MAP_PRIVATE|MAP_FIXED
+#define O_RDONLY_CLOEXEC	0x80000
+
+// _rt0_ucspi_table's layout: as in entry_amd64.s.
+#define TABLE_NONCE		16
+#define TABLE_NONCEOFF		32
+#define TABLE_COUNT		40
+#define TABLE_SEGMENTS		48
+#define SEGMENT			32
 
 // _rt0_ucspi: entry_amd64.s says what it does; this is the same for arm64,
 // argc at 0(RSP), then argv, envp and the auxiliary vector.
@@ -46,9 +60,9 @@ limits:
 
 	// Raise the soft address space and data limits to the hard ones.
 	MOVD	$const_rlimitAS, R19
-	BL	raise<>(SB)
+	BL	_rt0_ucspi_raise(SB)
 	MOVD	$const_rlimitData, R19
-	BL	raise<>(SB)
+	BL	_rt0_ucspi_raise(SB)
 
 	// The BSS the kernel left (internal/lazybss): from the end of the
 	// writable segment, as its program header says, to runtime·end.
@@ -62,6 +76,7 @@ envp:
 	MOVD	$0, R19			// the program headers
 	MOVD	$0, R20			// how many
 	MOVD	$4096, R21		// the page size
+	MOVD	$0, R25			// AT_EXECFN
 auxv:
 	MOVD	0(R1), R0
 	MOVD	8(R1), R2
@@ -76,6 +91,9 @@ auxv:
 	CMP	$AT_PAGESZ, R0
 	BNE	2(PC)
 	MOVD	R2, R21
+	CMP	$AT_EXECFN, R0
+	BNE	2(PC)
+	MOVD	R2, R25
 	B	auxv
 phdrs:
 	CBZ	R19, mapped
@@ -116,7 +134,7 @@ bss:
 	MOVD	0(R1), R23
 	MOVD	8(R1), R24
 	MOVD	$-1, R21
-	B	fatal<>(SB)
+	B	_rt0_ucspi_fatal(SB)
 mapped:
 
 	// rt_sigaction(s, NULL, &rec.actions[s], 8) for every signal s.
@@ -161,6 +179,76 @@ fdopen:
 	MOVD	$·rec+record_closed(SB), R1
 	MOVD	R20, (R1)
 
+	// Last: the text and read-only data the kernel left, as entry_amd64.s
+	// says.
+	MOVD	$_rt0_ucspi_table(SB), R26
+	MOVD	TABLE_COUNT(R26), R20
+	CBZ	R20, imaged
+	MOVD	$AT_FDCWD, R0
+	MOVD	$procexe<>(SB), R1
+	MOVD	$O_RDONLY_CLOEXEC, R2
+	MOVD	$0, R3
+	MOVD	$SYS_openat, R8
+	SVC
+	CMP	$0, R0
+	BGE	opened
+	CBZ	R25, noopen
+	MOVD	$AT_FDCWD, R0
+	MOVD	R25, R1
+	MOVD	$O_RDONLY_CLOEXEC, R2
+	MOVD	$0, R3
+	MOVD	$SYS_openat, R8
+	SVC
+	CMP	$0, R0
+	BLT	noopen
+opened:
+	// pread64(fd, &rec.scratch, 16, the nonce's offset)
+	MOVD	R0, R19
+	MOVD	$·rec+record_scratch(SB), R1
+	MOVD	$16, R2
+	MOVD	TABLE_NONCEOFF(R26), R3
+	MOVD	$SYS_pread64, R8
+	SVC
+	CMP	$0, R0
+	BLT	noread
+	CMP	$16, R0
+	BNE	changed
+	MOVD	$·rec+record_scratch(SB), R1
+	MOVD	0(R1), R2
+	MOVD	TABLE_NONCE(R26), R3
+	CMP	R3, R2
+	BNE	changed
+	MOVD	8(R1), R2
+	MOVD	(TABLE_NONCE+8)(R26), R3
+	CMP	R3, R2
+	BNE	changed
+	ADD	$TABLE_SEGMENTS, R26
+segment:
+	// R6: the address's offset in its page.
+	SUB	$1, R21, R6
+	MOVD	0(R26), R0
+	AND	R0, R6, R6
+	SUB	R6, R0, R0
+	MOVD	16(R26), R1
+	ADD	R6, R1, R1
+	MOVD	24(R26), R2
+	MOVD	$MAP_IMAGE, R3
+	MOVD	R19, R4
+	MOVD	8(R26), R5
+	SUB	R6, R5, R5
+	MOVD	R0, R7
+	MOVD	$SYS_mmap, R8
+	SVC
+	CMP	R7, R0
+	BNE	nomap
+	ADD	$SEGMENT, R26
+	SUB	$1, R20
+	CBNZ	R20, segment
+	MOVD	R19, R0
+	MOVD	$SYS_close, R8
+	SVC
+imaged:
+
 	MOVD	$·rec+record_stub(SB), R1
 	MOVD	$const_ran, R2
 	MOVD	R2, (R1)
@@ -170,16 +258,32 @@ smallAS:
 	MOVD	$·asText(SB), R1
 	MOVD	0(R1), R23
 	MOVD	8(R1), R24
-	B	fatal<>(SB)
+	B	_rt0_ucspi_fatal(SB)
 smallData:
 	MOVD	$·dataText(SB), R1
 	MOVD	0(R1), R23
 	MOVD	8(R1), R24
-	B	fatal<>(SB)
+	B	_rt0_ucspi_fatal(SB)
+noopen:
+	MOVD	$·openText(SB), R1
+	B	why
+noread:
+	MOVD	$·readText(SB), R1
+	B	why
+changed:
+	MOVD	$·changedText(SB), R1
+	B	why
+nomap:
+	MOVD	$·mapText(SB), R1
+why:
+	MOVD	0(R1), R23
+	MOVD	8(R1), R24
+	MOVD	$-1, R21
+	B	_rt0_ucspi_fatal(SB)
 
-// raise sets resource R19's soft limit to its hard one, if it is lower, and
-// marks it in rec.raised.
-TEXT raise<>(SB),NOSPLIT|NOFRAME,$0
+// _rt0_ucspi_raise sets resource R19's soft limit to its hard one, if it is
+// lower, and marks it in rec.raised.
+TEXT _rt0_ucspi_raise(SB),NOSPLIT|NOFRAME,$0
 	MOVD	$·rec+record_limits(SB), R9
 	ADD	R19<<4, R9, R9
 	MOVD	0(R9), R10
@@ -204,9 +308,9 @@ TEXT raise<>(SB),NOSPLIT|NOFRAME,$0
 raised:
 	RET
 
-// fatal: as in entry_amd64.s, with WHAT the string R23 (pointer), R24
+// _rt0_ucspi_fatal: as in entry_amd64.s, with WHAT the string R23 (pointer), R24
 // (length), N in R21 (-1: no numbers), M in R22.
-TEXT fatal<>(SB),NOSPLIT|NOFRAME,$0
+TEXT _rt0_ucspi_fatal(SB),NOSPLIT|NOFRAME,$0
 	MOVD	$msg<>(SB), R7
 
 	// The name: R4 the first byte, R5 the length.
@@ -264,35 +368,35 @@ named:
 	BLE	short
 	MOVD	$64, R5
 short:
-	BL	appendstr<>(SB)
+	BL	_rt0_ucspi_appendstr(SB)
 	MOVD	$·startText(SB), R6
 	MOVD	0(R6), R4
 	MOVD	8(R6), R5
-	BL	appendstr<>(SB)
+	BL	_rt0_ucspi_appendstr(SB)
 	MOVD	R23, R4
 	MOVD	R24, R5
-	BL	appendstr<>(SB)
+	BL	_rt0_ucspi_appendstr(SB)
 	CMN	$1, R21
 	BNE	numbers
 	MOVD	$·endText(SB), R6	// its "\n" alone
 	MOVD	0(R6), R4
 	ADD	$1, R4
 	MOVD	$1, R5
-	BL	appendstr<>(SB)
+	BL	_rt0_ucspi_appendstr(SB)
 	B	write
 numbers:
 	MOVD	R21, R0
-	BL	appenddec<>(SB)
+	BL	_rt0_ucspi_appenddec(SB)
 	MOVD	$·needText(SB), R6
 	MOVD	0(R6), R4
 	MOVD	8(R6), R5
-	BL	appendstr<>(SB)
+	BL	_rt0_ucspi_appendstr(SB)
 	MOVD	R22, R0
-	BL	appenddec<>(SB)
+	BL	_rt0_ucspi_appenddec(SB)
 	MOVD	$·endText(SB), R6
 	MOVD	0(R6), R4
 	MOVD	8(R6), R5
-	BL	appendstr<>(SB)
+	BL	_rt0_ucspi_appendstr(SB)
 write:
 	MOVD	$msg<>(SB), R1
 	SUB	R1, R7, R2
@@ -304,8 +408,8 @@ write:
 	SVC
 	B	0(PC)
 
-// appendstr copies R5 bytes from R4 to R7, advancing R7.
-TEXT appendstr<>(SB),NOSPLIT|NOFRAME,$0
+// _rt0_ucspi_appendstr copies R5 bytes from R4 to R7, advancing R7.
+TEXT _rt0_ucspi_appendstr(SB),NOSPLIT|NOFRAME,$0
 	CBZ	R5, done
 copy:
 	MOVBU	(R4), R11
@@ -317,8 +421,8 @@ copy:
 done:
 	RET
 
-// appenddec writes R0 in decimal at R7, advancing R7.
-TEXT appenddec<>(SB),NOSPLIT|NOFRAME,$0
+// _rt0_ucspi_appenddec writes R0 in decimal at R7, advancing R7.
+TEXT _rt0_ucspi_appenddec(SB),NOSPLIT|NOFRAME,$0
 	MOVD	$digits<>+20(SB), R4
 	MOVD	$10, R3
 digit:
@@ -331,10 +435,38 @@ digit:
 	CBNZ	R0, digit
 	MOVD	$digits<>+20(SB), R5
 	SUB	R4, R5, R5
-	B	appendstr<>(SB)
+	B	_rt0_ucspi_appendstr(SB)
+
+// _rt0_ucspi_table: as in entry_amd64.s.
+TEXT _rt0_ucspi_table(SB),NOSPLIT|NOFRAME,$0
+	DWORD	$0x6d692d6970736375	// the magic: "ucspi-im", "age", 4 random bytes
+	DWORD	$0xa407519ec3656761
+	DWORD	$0	// the nonce
+	DWORD	$0
+	DWORD	$0	// its offset in the file
+	DWORD	$0	// how many segments
+	DWORD	$0	// 4 segments: address, offset, size, protection
+	DWORD	$0
+	DWORD	$0
+	DWORD	$0
+	DWORD	$0
+	DWORD	$0
+	DWORD	$0
+	DWORD	$0
+	DWORD	$0
+	DWORD	$0
+	DWORD	$0
+	DWORD	$0
+	DWORD	$0
+	DWORD	$0
+	DWORD	$0
+	DWORD	$0
 
 // Data, not BSS (DATA makes them so): fatal may run before the BSS is mapped.
 DATA msg<>+0(SB)/8, $0
 GLOBL msg<>(SB), NOPTR, $256
 DATA digits<>+0(SB)/8, $0
 GLOBL digits<>(SB), NOPTR, $24
+DATA procexe<>+0(SB)/8, $"/proc/se"
+DATA procexe<>+8(SB)/6, $"lf/exe"
+GLOBL procexe<>(SB), NOPTR, $16

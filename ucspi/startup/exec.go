@@ -81,7 +81,7 @@ func Exec(path string, argv, env []string) error {
 		return syscall.Exec(path, argv, env)
 	}
 	var x exe
-	if err := x.prepare(path, argv, env); err != nil {
+	if err := x.prepare(path, argv, env, new(execStrings)); err != nil {
 		return err
 	}
 	x.mask = rec.mask
@@ -116,8 +116,12 @@ func Spawn(path string, argv, env []string, files []uintptr) (int, error) {
 	if !Recorded() || len(files) > maxFiles {
 		return syscall.ForkExec(path, argv, &syscall.ProcAttr{Env: env, Files: files})
 	}
+	// Back to the pool once spawn has returned: the child has exec'd or
+	// exited by then, and no longer reads them.
+	m := spawnMemory.Get().(*execStrings)
+	defer spawnMemory.Put(m)
 	var x exe
-	if err := x.prepare(path, argv, env); err != nil {
+	if err := x.prepare(path, argv, env, m); err != nil {
 		return 0, err
 	}
 	x.mask = rec.mask &^ (1 << (syscall.SIGCHLD - 1))
@@ -211,7 +215,7 @@ func rawClose(fd int) { syscall.RawSyscall(syscall.SYS_CLOSE, uintptr(fd), 0, 0)
 // prepare converts path, argv and env for execve, into one buffer and one
 // array of pointers (for tcpserver, the garbage of every connection), and fills
 // in the limits to give back.
-func (x *exe) prepare(path string, argv, env []string) error {
+func (x *exe) prepare(path string, argv, env []string, m *execStrings) error {
 	n := len(path) + 1
 	for _, s := range argv {
 		n += len(s) + 1
@@ -219,8 +223,14 @@ func (x *exe) prepare(path string, argv, env []string) error {
 	for _, s := range env {
 		n += len(s) + 1
 	}
-	buf := make([]byte, 0, n) // never grown: the pointers into it stay good
-	ptrs := make([]*byte, 0, len(argv)+1+len(env)+1)
+	if cap(m.buf) < n {
+		m.buf = make([]byte, 0, n)
+	}
+	if np := len(argv) + 1 + len(env) + 1; cap(m.ptrs) < np {
+		m.ptrs = make([]*byte, 0, np)
+	}
+	buf := m.buf[:0] // never grown: the pointers into it stay good
+	ptrs := m.ptrs[:0]
 	cstring := func(s string) *byte {
 		i := len(buf)
 		buf = append(append(buf, s...), 0)
@@ -255,6 +265,18 @@ func (x *exe) prepare(path string, argv, env []string) error {
 	x.back = changed.now
 	return nil
 }
+
+// execStrings is prepare's memory: the strings execve reads and the pointers to
+// them.
+type execStrings struct {
+	buf  []byte
+	ptrs []*byte
+}
+
+// spawnMemory keeps execStrings from one spawn to the next: made anew, at
+// thousands of connections a second, they were most of tcpserver's garbage
+// (the server's whole environment, copied for every program).
+var spawnMemory = sync.Pool{New: func() any { return new(execStrings) }}
 
 // changed is every resource whose limits differ from those at start: of the
 // address space and data limits, which the stub may have raised, and the

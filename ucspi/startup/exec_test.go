@@ -1,6 +1,7 @@
 package startup
 
 import (
+	"encoding/binary"
 	"io"
 	"os"
 	"os/exec"
@@ -16,8 +17,8 @@ import (
 	"github.com/ucspi-go/ucspi/internal/reftest"
 )
 
-// cstrings reads a NULL-ended array of C strings.
-func cstrings(p **byte) []string {
+// readCStrings reads a NULL-ended array of C strings.
+func readCStrings(p **byte) []string {
 	var list []string
 	for ; *p != nil; p = (**byte)(unsafe.Add(unsafe.Pointer(p), unsafe.Sizeof(p))) {
 		list = append(list, cstring(*p))
@@ -41,16 +42,16 @@ func TestPrepare(t *testing.T) {
 		{[]string{""}, nil, nil},
 	} {
 		var x exe
-		if err := x.prepare(c.path[0], c.argv, c.env); err != nil {
+		if err := x.prepare(c.path[0], c.argv, c.env, new(execStrings)); err != nil {
 			t.Fatal(err)
 		}
 		if got := cstring(x.path); got != c.path[0] {
 			t.Errorf("path %q, want %q", got, c.path[0])
 		}
-		if got := cstrings(x.argv); !slices.Equal(got, c.argv) {
+		if got := readCStrings(x.argv); !slices.Equal(got, c.argv) {
 			t.Errorf("argv %q, want %q", got, c.argv)
 		}
-		if got := cstrings(x.envp); !slices.Equal(got, c.env) {
+		if got := readCStrings(x.envp); !slices.Equal(got, c.env) {
 			t.Errorf("env %q, want %q", got, c.env)
 		}
 	}
@@ -58,17 +59,19 @@ func TestPrepare(t *testing.T) {
 		{{"a\x00b"}, nil, nil}, {{"a"}, {"a", "b\x00"}, nil}, {{"a"}, {"a"}, {"X=\x00"}},
 	} {
 		var x exe
-		if err := x.prepare(bad[0][0], bad[1], bad[2]); err != syscall.EINVAL {
+		if err := x.prepare(bad[0][0], bad[1], bad[2], new(execStrings)); err != syscall.EINVAL {
 			t.Errorf("%q: %v, want EINVAL", bad, err)
 		}
 	}
 }
 
 // TestArm64 builds for arm64 with make (the other stub and spawn) and, when
-// qemu-user is installed, runs it: the stub records (inherited SIG_IGN, a
-// closed descriptor) and tcpserver's spawn, its exec failure included. The
+// qemu-user is installed, runs it: the stub maps the binary (every run) and
+// refuses a file whose nonce is not its own, records (inherited SIG_IGN, a
+// closed descriptor), and tcpserver's spawn, its exec failure included. The
 // limits cannot be tried there: qemu keeps the address space and data limits
-// for itself.
+// for itself (the guest's setrlimit does not reach the kernel), and qemu
+// itself does not start under softlimit -m 500000000.
 func TestArm64(t *testing.T) {
 	if testing.Short() {
 		t.Skip("cross-builds the binary")
@@ -100,7 +103,16 @@ func TestArm64(t *testing.T) {
 		t.Errorf("descriptor 0 closed at start is not closed for the program: %v", err)
 	}
 
-	p := start(t, nil, qemu, filepath.Join(dir, "tcpserver"), "-1", "-RHl0", "127.0.0.1", "0", "/bin/echo", "hello")
+	changed := t.TempDir()
+	b, at := copyOurs(t, bin, changed, 0o755)
+	binary.LittleEndian.PutUint64(b[at+nonceOffAt:], binary.LittleEndian.Uint64(b[at+nonceOffAt:])+1)
+	os.WriteFile(filepath.Join(changed, "ucspi"), b, 0o755)
+	p := start(t, nil, qemu, filepath.Join(changed, "argv0"), "/bin/true", "true")
+	if st, want := p.wait(), fatalLine("argv0", changedText); st != "exit 111" || p.stderr() != want {
+		t.Errorf("the nonce's offset moved: %s, %q; want exit 111, %q", st, p.stderr(), want)
+	}
+
+	p = start(t, nil, qemu, filepath.Join(dir, "tcpserver"), "-1", "-RHl0", "127.0.0.1", "0", "/bin/echo", "hello")
 	if got, _ := p.connect(); got != "hello\n" {
 		t.Errorf("tcpserver's program said %q", got)
 	}

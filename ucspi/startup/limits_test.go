@@ -28,8 +28,13 @@ type chain struct {
 	run  func(t *testing.T, prefix []string, dir string, env []string) string
 }
 
-func limitChains(t *testing.T) []chain {
-	cat := []string{"cat", "/proc/self/limits"}
+// limitChains are the chains ending in cat /proc/self/limits, or in prog
+// when given (a program that prints it, started by path).
+func limitChains(t *testing.T, prog ...string) []chain {
+	cat, path := []string{"cat", "/proc/self/limits"}, "/bin/cat"
+	if prog != nil {
+		cat, path = prog, prog[0]
+	}
 	env := []string{"PATH=" + os.Getenv("PATH"), "RBLSMTPD="} // RBLSMTPD set and empty: let through, no lookup
 	direct := func(args ...string) func(*testing.T, []string, string, []string) string {
 		return func(t *testing.T, prefix []string, dir string, env []string) string {
@@ -57,7 +62,7 @@ func limitChains(t *testing.T) []chain {
 		}
 	}
 	return []chain{
-		{"argv0", env, direct(append([]string{"argv0", "/bin/cat"}, cat...)...)},
+		{"argv0", env, direct(append([]string{"argv0", path}, cat...)...)},
 		{"rblsmtpd", env, direct(append([]string{"rblsmtpd"}, cat...)...)},
 		{"tcpclient", env, direct(append([]string{"tcpclient", "-RHl0", "127.0.0.1", port}, cat...)...)},
 		{"tcpserver", env, server(cat...)},
@@ -73,6 +78,7 @@ func TestLimitsAgainstReference(t *testing.T) {
 		name   string
 		prefix []string
 	}{
+		{"softlimit -m 5000000", []string{"softlimit", "-m", "5000000"}},
 		{"softlimit -m 8000000", []string{"softlimit", "-m", "8000000"}},
 		{"softlimit -m 20000000", []string{"softlimit", "-m", "20000000"}},
 		{"softlimit -m 30000000", []string{"softlimit", "-m", "30000000"}},
@@ -105,25 +111,86 @@ func TestLimitsAgainstReference(t *testing.T) {
 	}
 }
 
-// TestTooSmall: under about 7 MB of address space the kernel cannot load our
-// binary at all (its text and read-only data take 6.4 MB) and kills the exec
-// with SIGSEGV before an instruction of ours runs. Debian's dynamic programs
-// start from about 3 MB (cat too, at 5 MB) and fail to load libc at 2 MB.
-func TestTooSmall(t *testing.T) {
+// TestSmallLimits: under the smallest limits a C program starts under, 2 MB
+// of address space or data, ours starts (the kernel maps only the stub's
+// window of text at exec, internal/lazybss) and the program at the end of
+// each chain sees the limits it would have seen started directly. Debian's
+// dynamic programs cannot start there (libc does not fit), so the reference
+// is a static C program that prints /proc/self/limits, started by softlimit
+// without us.
+func TestSmallLimits(t *testing.T) {
 	need(t, "softlimit")
+	prog := staticLimits(t)
 	dir := ours(t)
-	for _, mem := range []string{"2000000", "5000000"} {
-		for _, prog := range []string{"argv0", "tcpserver"} {
-			p := start(t, nil, "softlimit", "-m", mem, filepath.Join(dir, prog), "/bin/true")
-			if st := p.wait(); st != "killed by segmentation fault" || p.stderr() != "" {
-				t.Errorf("%s under softlimit -m %s: %s, %q", prog, mem, st, p.stderr())
-			}
+	setups := [][]string{
+		{"softlimit", "-m", "2000000"},
+		{"softlimit", "-a", "2000000"},
+		{"softlimit", "-d", "2000000"},
+		{"softlimit", "-m", "5000000"},
+		{"softlimit", "-m", "20000000"},
+	}
+	chains := limitChains(t, prog)
+	for _, prefix := range setups {
+		out, err := exec.Command(prefix[0], append(prefix[1:], prog)...).Output()
+		want := string(out)
+		if err != nil || !strings.Contains(want, "Max address space") {
+			t.Fatalf("%q %s: %v, %q", prefix, prog, err, out)
+		}
+		for _, c := range chains {
+			t.Run(strings.Join(prefix, " ")+"/"+c.name, func(t *testing.T) {
+				if got := c.run(t, prefix, dir, c.env); got != want {
+					t.Errorf("limits differ\nstarted directly:\n%s\nat the end of the chain:\n%s", want, got)
+				}
+			})
 		}
 	}
-	ref := reftest.Ref(t, "argv0")
-	if out, err := exec.Command("softlimit", "-m", "5000000", ref, "/bin/echo", "echo", "hi").Output(); err != nil || string(out) != "hi\n" {
-		t.Errorf("Debian's argv0 under softlimit -m 5000000: %q, %v", out, err)
+	// Debian's own cannot start there.
+	if ref := filepath.Join(reftest.Dir(), "argv0"); exists(ref) {
+		if out, err := exec.Command("softlimit", "-m", "2000000", ref, prog, "limits").CombinedOutput(); err == nil {
+			t.Errorf("Debian's argv0 started under softlimit -m 2000000: %q", out)
+		}
 	}
+}
+
+// TestSmallest: ours runs its Go code (argv0's message) under a soft limit
+// far below anything a C program with libc starts under; below about 300 kB
+// the kernel cannot even set up the stack and the data segment, and kills the
+// exec, as it does any program's.
+func TestSmallest(t *testing.T) {
+	need(t, "softlimit")
+	dir := ours(t)
+	for _, mem := range []string{"500000", "1000000"} {
+		p := start(t, nil, "softlimit", "-m", mem, filepath.Join(dir, "argv0"), "/nonexistent", "x")
+		want := "argv0: fatal: unable to run /nonexistent: file does not exist\n"
+		if st := p.wait(); st != "exit 111" || p.stderr() != want {
+			t.Errorf("argv0 under softlimit -m %s: %s, %q", mem, st, p.stderr())
+		}
+	}
+}
+
+// staticLimits builds a static C program that prints /proc/self/limits: one
+// that starts under 2 MB of address space, where Debian's dynamic cat cannot.
+func staticLimits(t *testing.T) string {
+	t.Helper()
+	need(t, "gcc")
+	dir := t.TempDir()
+	src := filepath.Join(dir, "limits.c")
+	os.WriteFile(src, []byte(`#include <fcntl.h>
+#include <unistd.h>
+int main(void) {
+	char b[4096];
+	ssize_t n;
+	int fd = open("/proc/self/limits", O_RDONLY);
+	if (fd < 0) return 111;
+	while ((n = read(fd, b, sizeof b)) > 0) write(1, b, n);
+	return 0;
+}
+`), 0o644)
+	prog := filepath.Join(dir, "limits")
+	if out, err := exec.Command("gcc", "-static", "-Os", "-o", prog, src).CombinedOutput(); err != nil {
+		t.Skipf("no static C program (libc6-dev's libc.a): %v %s", err, out)
+	}
+	return prog
 }
 
 // TestFatalBelowNeeds: a hard limit below what the runtime needs gets one line
@@ -143,6 +210,10 @@ func TestFatalBelowNeeds(t *testing.T) {
 		{"ulimit -v 600000", []string{filepath.Join(dir, "ucspi"), "--version"}, line("ucspi", "address space", 600000<<10, needAS)},
 		{"ulimit -S -v 20000; ulimit -H -v 700000", []string{filepath.Join(dir, "argv0"), "/bin/true", "true"}, line("argv0", "address space", 700000<<10, needAS)},
 		{"ulimit -d 60000", []string{filepath.Join(dir, "rblsmtpd"), "true"}, line("rblsmtpd", "data", 60000<<10, needData)},
+		// Hard limits too small for the text and read-only data: the
+		// line is printed before they are mapped.
+		{"ulimit -v 2000", []string{filepath.Join(dir, "tcpserver"), "0", "0", "x"}, line("tcpserver", "address space", 2000<<10, needAS)},
+		{"ulimit -d 2000", []string{filepath.Join(dir, "argv0"), "/bin/true", "true"}, line("argv0", "data", 2000<<10, needData)},
 	} {
 		p := start(t, nil, append(ulimit(c.limits), c.argv...)...)
 		if st := p.wait(); st != "exit 111" || p.stderr() != c.want {
@@ -216,4 +287,9 @@ func TestWithoutStub(t *testing.T) {
 	if out, _ := p.connect(); out != "hello\n" {
 		t.Errorf("tcpserver: %q", out)
 	}
+}
+
+func exists(path string) bool {
+	_, err := os.Stat(path)
+	return err == nil
 }

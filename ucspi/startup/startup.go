@@ -8,7 +8,9 @@
 // descriptor 0, 1 or 2. So the binary's entry point is a stub of our own
 // (entry_*.s, chosen with the linker's -E _rt0_ucspi) that records those at
 // exec into rec, raises the soft address space and data limits to the hard
-// ones, and jumps to the runtime's entry. Go code then puts the record back:
+// ones, maps what of the binary the kernel left to it (internal/lazybss: all
+// but its own few pages of text and the data segment), and jumps to the
+// runtime's entry. Go code then puts the record back:
 // init (signals, stdio), Exec for the programs run in place (argv0, rblsmtpd,
 // tcpclient, fixcrio, recordio) and Spawn for tcpserver's. docs/process.md
 // tells the whole story.
@@ -51,18 +53,30 @@ const (
 	needData = 112 << 20
 )
 
-// The pieces of the line the stub prints when a hard limit is below what the
-// runtime needs, "NAME: fatal: unable to start: address space limit N is
-// below what the Go runtime needs (about M)". Statically initialised strings,
-// so that the stub can read them before the runtime runs.
+// The pieces of the line the stub prints when it cannot start the runtime,
+// "NAME: fatal: unable to start: address space limit N is below what the Go
+// runtime needs (about M)" or "NAME: fatal: unable to start: WHY". Byte
+// slices, which the compiler lays out in the data segment, contents included
+// (a string's bytes would be in the read-only data, which the kernel no longer
+// maps at exec: the stub maps it, internal/lazybss), so that the stub can
+// print them before anything but its window of text and the data segment is
+// mapped. The stub reads a slice's pointer and length as a string's.
 var (
-	selfName  = "ucspi"
-	startText = ": fatal: unable to start: "
-	asText    = "address space limit "
-	dataText  = "data limit "
-	needText  = " is below what the Go runtime needs (about "
-	endText   = ")\n"
-	nomemText = "out of memory" // the BSS could not be mapped
+	selfName  = []byte("ucspi")
+	startText = []byte(": fatal: unable to start: ")
+	asText    = []byte("address space limit ")
+	dataText  = []byte("data limit ")
+	needText  = []byte(" is below what the Go runtime needs (about ")
+	endText   = []byte(")\n")
+	nomemText = []byte("out of memory") // the BSS could not be mapped
+
+	// The text and read-only data could not be mapped: neither
+	// /proc/self/exe nor the path executed (AT_EXECFN) could be opened,
+	// the file read, or mapped; or it is not the file the kernel executed.
+	openText    = []byte("unable to open its own binary (/proc/self/exe or the path executed)")
+	readText    = []byte("unable to read its own binary")
+	changedText = []byte("its binary was replaced after it was executed")
+	mapText     = []byte("unable to map its own binary")
 )
 
 type rlimit struct{ cur, max uint64 }

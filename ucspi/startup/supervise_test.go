@@ -51,7 +51,7 @@ func TestQmailUnderSupervise(t *testing.T) {
 	smtpd := filepath.Join(root, "qmail-smtpd")
 	os.WriteFile(smtpd, []byte("#!/bin/sh\necho 220 ready\necho RELAYCLIENT=${RELAYCLIENT-unset}\ngrep -E '^Max (data|stack|address|locked)' /proc/self/limits\n"), 0o755)
 
-	for _, mem := range []string{"8000000", "20000000", "512000000"} {
+	for _, mem := range []string{"5000000", "8000000", "20000000", "512000000"} {
 		t.Run("softlimit -m "+mem, func(t *testing.T) {
 			service := filepath.Join(t.TempDir(), "smtpd")
 			os.Mkdir(service, 0o755)
