@@ -20,6 +20,9 @@ type children struct {
 	log   *logger
 	ips   *ipLimits // the per-IP record, nil when no limit is in play
 
+	// signals counts SIGCHLDs not yet looked at (startup.ChildSignals).
+	signals syscall.RawConn
+
 	// spawning is read-held by each spawn from the fork until its log lines
 	// are out; the reaper write-holds it while it waits for children. So an
 	// "end" line never comes before its "ok" line, and the reaper never takes
@@ -27,8 +30,8 @@ type children struct {
 	spawning sync.RWMutex
 }
 
-func newChildren(limit uint64, log *logger) *children {
-	c := &children{limit: limit, log: log}
+func newChildren(limit uint64, log *logger, signals syscall.RawConn) *children {
+	c := &children{limit: limit, log: log, signals: signals}
 	c.room.L = &c.mu
 	return c
 }
@@ -52,20 +55,39 @@ func (c *children) waitRoom() {
 	c.mu.Unlock()
 }
 
-// add counts a connection just accepted. The children that ended before it
-// came are collected first, as 0.88's SIGCHLD handler had run before its
-// accept returned: their "end" lines come before this connection's status.
+// add counts a connection just accepted. Children that ended before it came
+// are collected first, as 0.88's SIGCHLD handler had run before its accept
+// returned: their "end" lines come before this connection's status. Only
+// when a SIGCHLD has come: wait4(-1) walks the list of every running child.
 func (c *children) add() {
-	c.spawning.Lock()
+	ended := c.signaled()
+	if ended {
+		c.spawning.Lock()
+		defer c.spawning.Unlock()
+	}
 	c.mu.Lock()
-	b := c.collect(nil)
+	var b []byte
+	if ended {
+		b = c.collect(b)
+	}
 	c.n++
 	if c.log.verbose() {
 		b = c.log.appendStatus(b, c.n, c.limit)
 	}
 	c.log.write(b)
 	c.mu.Unlock()
-	c.spawning.Unlock()
+}
+
+// signaled reports whether SIGCHLD has come since the last look, and takes
+// the count.
+func (c *children) signaled() bool {
+	var count uint64
+	got := false
+	c.signals.Control(func(fd uintptr) {
+		_, _, e := syscall.RawSyscall(syscall.SYS_READ, fd, uintptr(unsafe.Pointer(&count)), 8)
+		got = e == 0
+	})
+	return got
 }
 
 // drop ends a connection that got no program: lines (its log lines, already
@@ -101,16 +123,16 @@ func (c *children) forkFailed(lines []byte) {
 }
 
 // reap collects the children that have ended each time SIGCHLD arrives, as
-// a count to read on signals (startup.ChildSignals; signals merge, so each
+// a count to read on c.signals (startup.ChildSignals; signals merge, so each
 // wake-up collects all there are).
-func (c *children) reap(signals syscall.RawConn) {
+func (c *children) reap() {
 	var count uint64
 	drained := func(fd uintptr) bool {
 		_, _, e := syscall.RawSyscall(syscall.SYS_READ, fd, uintptr(unsafe.Pointer(&count)), 8)
 		return e != syscall.EAGAIN
 	}
 	var b []byte
-	for signals.Read(drained) == nil {
+	for c.signals.Read(drained) == nil {
 		c.spawning.Lock()
 		c.mu.Lock()
 		b = c.collect(b[:0])

@@ -159,10 +159,10 @@ func (s *Server) Run(operands []string) error {
 	}
 	s.closeStdio()
 	s.prepareSpawn()
-	s.kids = newChildren(s.Limit, &s.log)
+	s.kids = newChildren(s.Limit, &s.log, sigchld)
 	s.kids.ips = s.ipRecord()
 	s.admitted = newAdmission()
-	go s.kids.reap(sigchld)
+	go s.kids.reap()
 	s.kids.status()
 	settle()
 	s.acceptLoop()
