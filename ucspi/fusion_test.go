@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"syscall"
 	"testing"
 
 	"github.com/ucspi-go/ucspi/internal/fakedns"
@@ -150,10 +151,17 @@ func TestFusionStartsOneProcess(t *testing.T) {
 		trace := filepath.Join(t.TempDir(), "trace")
 		args := append([]string{"-f", "-qq", "-e", "trace=execve", "-o", trace, ours, "-1"}, c.mode...)
 		args = append(args, "-RHl0", "127.0.0.1", "0", "argv0", "rblsmtpd", "rblsmtpd", handler)
-		s := startCmd(t, exec.Command(strace, args...), []string{"PATH=" + bin + ":" + os.Getenv("PATH"), "RBLSMTPD="})
+		// strace and the server it traces in a group of their own: killed,
+		// strace would leave its tracee running.
+		cmd := exec.Command(strace, args...)
+		cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+		s := startCmd(t, cmd, []string{"PATH=" + bin + ":" + os.Getenv("PATH"), "RBLSMTPD="})
+		group := -cmd.Process.Pid
+		t.Cleanup(func() { syscall.Kill(group, syscall.SIGKILL) })
 		if reply, _ := talk(t, s.addr("127.0.0.1"), "", ""); reply != "ok\n" {
 			t.Fatalf("%q: reply %q", c.mode, reply)
 		}
+		syscall.Kill(group, syscall.SIGKILL)
 		s.kill()
 		b, _ := os.ReadFile(trace)
 		execs := 0
