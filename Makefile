@@ -17,7 +17,7 @@ GOARCH  ?= $(shell $(GO) env GOARCH)
 # The entry point of every build is ucspi/startup's stub, which records the
 # limits, signals and descriptors the process was started with before the Go
 # runtime changes them (docs/process.md); amd64 and arm64 have one, other
-# architectures build without it. The tests build through here too
+# 64-bit architectures build without it. The tests build through here too
 # (internal/reftest), so this is the one place the flags are written.
 ENTRY   := $(if $(filter amd64 arm64,$(GOARCH)),-E _rt0_ucspi)
 LDFLAGS := $(ENTRY) -X main.version=$(VERSION)

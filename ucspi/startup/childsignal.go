@@ -3,7 +3,6 @@ package startup
 import (
 	"os"
 	"syscall"
-	"unsafe"
 
 	"golang.org/x/sys/unix"
 )
@@ -26,33 +25,15 @@ func ChildSignals() (syscall.RawConn, error) {
 		return nil, err
 	}
 	childEvents = int64(fd)
-	const (
-		saNoCldStop = 0x1 // stopped children do not matter: wait4 asks for ended ones
-		saOnStack   = 0x08000000
-		saRestart   = 0x10000000
-		saRestorer  = 0x04000000
-	)
-	act := sigaction{flags: saNoCldStop | saOnStack | saRestart}
-	act.handler, act.restorer = childHandler()
-	if act.restorer != 0 {
-		act.flags |= saRestorer
-	}
-	_, _, e := syscall.RawSyscall6(syscall.SYS_RT_SIGACTION, uintptr(syscall.SIGCHLD),
-		uintptr(unsafe.Pointer(&act)), 0, 8, 0, 0)
-	if e != 0 {
+	if err := catchChildren(); err != nil {
 		syscall.Close(fd)
-		return nil, e
+		return nil, err
 	}
-	childSignals = true
 	return os.NewFile(uintptr(fd), "sigchld").SyscallConn()
 }
 
 var (
 	childEvents  int64      // the eventfd the SIGCHLD handler writes to
 	childOne     uint64 = 1 // what it writes
-	childSignals bool       // the handler is installed
+	childSignals bool       // our assembly handler is installed
 )
-
-// childHandler returns the addresses of the SIGCHLD handler and of the
-// restorer that returns from it (0 where the kernel provides one: arm64).
-func childHandler() (handler, restorer uint64)

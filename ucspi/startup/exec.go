@@ -56,23 +56,6 @@ const (
 // refuses with them, to take the path of the systems without it.
 var cloneFlags uint64 = cloneVM | cloneVfork | cloneClearSighand
 
-// execve applies x and replaces the process with x's program; it returns only
-// if execve(2) failed, with the process put back as it was but descriptors
-// x.shut closed.
-//
-//go:noescape
-func execve(x *exe) (errno uintptr)
-
-// spawn starts x's program in a new process (clone with CLONE_VM|CLONE_VFORK,
-// as posix_spawn does: it returns once the child has exec'd or exited) and
-// returns its pid, or clone's errno. The child sets every caught signal to its
-// default (ignored ones stay ignored), the limits, the descriptors and the
-// signal mask, then execs; if anything fails, it writes the errno to x.pipe
-// and exits 127.
-//
-//go:noescape
-func spawn(x *exe) (pid, errno uintptr)
-
 // Exec runs path in place of this process (execve(2): the same pid), the way
 // pathexec does, with the resource limits, signal mask and closed standard
 // descriptors the process was started with. It returns only on failure.
