@@ -41,7 +41,8 @@ func limitChains(t *testing.T, prog ...string) []chain {
 			argv := append(append(prefix[:len(prefix):len(prefix)], filepath.Join(dir, args[0])), args[1:]...)
 			cmd := exec.Command(argv[0], argv[1:]...)
 			cmd.Env = env
-			out, _ := cmd.Output()
+			// Standard error too: what a failing chain said shows in the diff.
+			out, _ := cmd.CombinedOutput()
 			return string(out)
 		}
 	}
