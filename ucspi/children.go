@@ -81,13 +81,17 @@ func (c *children) add() {
 // signaled reports whether SIGCHLD has come since the last look, and takes
 // the count.
 func (c *children) signaled() bool {
-	var count uint64
 	got := false
-	c.signals.Control(func(fd uintptr) {
-		_, _, e := syscall.RawSyscall(syscall.SYS_READ, fd, uintptr(unsafe.Pointer(&count)), 8)
-		got = e == 0
-	})
+	c.signals.Control(func(fd uintptr) { got = takeCount(fd) == 0 })
 	return got
+}
+
+// takeCount reads the SIGCHLD count off the eventfd fd, which resets it:
+// EAGAIN when it was 0.
+func takeCount(fd uintptr) syscall.Errno {
+	var count uint64
+	_, _, e := syscall.RawSyscall(syscall.SYS_READ, fd, uintptr(unsafe.Pointer(&count)), 8)
+	return e
 }
 
 // drop ends a connection that got no program: lines (its log lines, already
@@ -126,11 +130,7 @@ func (c *children) forkFailed(lines []byte) {
 // a count to read on c.signals (startup.ChildSignals; signals merge, so each
 // wake-up collects all there are).
 func (c *children) reap() {
-	var count uint64
-	drained := func(fd uintptr) bool {
-		_, _, e := syscall.RawSyscall(syscall.SYS_READ, fd, uintptr(unsafe.Pointer(&count)), 8)
-		return e != syscall.EAGAIN
-	}
+	drained := func(fd uintptr) bool { return takeCount(fd) != syscall.EAGAIN }
 	var b []byte
 	for c.signals.Read(drained) == nil {
 		c.spawning.Lock()

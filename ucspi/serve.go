@@ -3,6 +3,7 @@ package ucspi
 import (
 	"net"
 	"net/netip"
+	"slices"
 	"syscall"
 )
 
@@ -80,8 +81,7 @@ func (s *Server) environ(c *Description, scope uint32, ruleVars []string) []stri
 		// The common case, on every connection: s.env holds none of the
 		// connection's variables (prepareSpawn took them out), so nothing
 		// needs replacing and no lookup tables need building.
-		env := make([]string, 0, len(s.env)+len(vars))
-		return append(append(env, s.env...), vars...)
+		return slices.Concat(s.env, vars)
 	}
 	if linkLocal {
 		vars = append(vars, iface)

@@ -10,6 +10,7 @@ import (
 	"runtime"
 	"runtime/debug"
 	"runtime/metrics"
+	"slices"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -404,8 +405,7 @@ func (t *TLS) environ(vars, ruleVars []string) []string {
 			}
 		}
 		if plain {
-			env := make([]string, 0, len(t.env)+len(vars))
-			return append(append(env, t.env...), vars...)
+			return slices.Concat(t.env, vars)
 		}
 	}
 	return Environment(t.env, append(vars, ruleVars...))
