@@ -245,6 +245,7 @@ func (l *logger) appendAccept(b []byte, pid int, c *Description) []byte {
 // serveTLS is the rest of a connection's story under sslserver: handshake,
 // environment, spawn, relay. (-n goes its own way: serveDelayed.)
 func (s *Server) serveTLS(fd int, c *Description, scope uint32, ruleVars []string) {
+	ssl.HandshakeStack()
 	t := s.TLS
 	t.live.Add(1)
 	defer t.live.Add(-1)

@@ -89,6 +89,7 @@ func (p *Pipe) Run() {
 	p.touch()
 	done := make(chan struct{})
 	go func() {
+		recordStack()
 		defer close(done)
 		p.guard(p.fromProgram)
 	}()
