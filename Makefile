@@ -26,9 +26,10 @@ LDFLAGS := $(ENTRY) -X main.version=$(VERSION)
 # maps the rest of the text, the read-only data and the BSS itself, after
 # raising the limits (internal/lazybss: 6 MB of text and read-only data would
 # not fit softlimit -m 5000000, crypto's 32 MB buffer not -m 20000000).
-# It also writes the binary anew with write(2), so that the page cache holds it
-# in large folios as it holds an installed copy, not in the 4 kB pages the
-# linker's mapping leaves, which cost every start about a tenth more.
+# It also writes the binary anew, in 64 kB write(2)s, so that the page cache
+# holds it in 64 kB folios as it holds an installed copy, not in the 4 kB
+# pages the linker's mapping leaves, which cost every start about a tenth
+# more, nor in 2 MB ones, which a fault maps whole (see write in the tool).
 # The tool runs here, whatever GOARCH the binary is for.
 LAZYBSS  = $(if $(ENTRY),env -u GOARCH -u GOOS $(GO) run ./internal/lazybss $(1))
 # Where bin/ucspi and static write their binary.

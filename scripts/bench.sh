@@ -24,7 +24,8 @@
 #            a reverse and a forward lookup per connection;
 #   startup  how long argv0 /bin/true takes to start and exec: ours (the
 #            static binary, and the default make build), the Go floor
-#            (bench/gofloor) and Debian's C;
+#            (bench/gofloor), the Go floor linking the standard packages
+#            ucspi links, and Debian's C;
 #   tls      sslserver against stunnel4 (exec = okprog: a process per
 #            connection) and Debian's tcpserver -DRHl0 running tlswrapper
 #            (TLS 1.2 only, so ours at 1.2 too in that section), when
@@ -147,6 +148,19 @@ CGO_ENABLED=0 go build -trimpath -ldflags "-s -w" -o "$work/" ./bench/gofloor
 # the page cache in 4 kB folios, which slows every start of it (the floor's
 # by a few per cent); a copied or installed binary is cached in large ones.
 cp "$work/gofloor" "$work/gofloor.new" && mv "$work/gofloor.new" "$work/gofloor"
+# The same floor linking every standard package ucspi links (their init
+# functions run before main whatever the applet): what start-up costs any Go
+# program with TLS in it, which no work of ours can go below.
+mkdir "$work/gofloorstd"
+{
+	sed -n '/^import (/q;p' bench/gofloor/main.go
+	echo 'import ('
+	go list -deps . | grep -v -e '\.' -e 'internal' -e '^vendor/' -e '^unsafe$' -e '^runtime/cgo$' | sed 's/.*/\t_ "&"/'
+	sed -n '/^import (/,$p' bench/gofloor/main.go | sed 1d
+} >"$work/gofloorstd/main.go"
+printf 'module gofloorstd\n' >"$work/gofloorstd/go.mod"
+(cd "$work/gofloorstd" && CGO_ENABLED=0 go build -trimpath -ldflags "-s -w" -o "$work/gofloorstd.new" .)
+mv "$work/gofloorstd.new" "$work/gofloorstd/gofloor"
 gcc -O2 -static -o "$work/okprog" bench/okprog.c
 gcc -O2 -o "$work/startup" bench/startup.c
 gcc -O2 -o "$work/spawnfloor" bench/spawnfloor.c
@@ -399,12 +413,17 @@ if has memory; then
 		timeout 120 "$work/loadgen" -addr "127.0.0.1:$port" -n "$MEM_N" -c 40 >/dev/null 2>&1 &
 		lg=$!
 		while kill -0 "$lg" 2>/dev/null; do
-			rss "$srvpid" >>"$work/rss" || :
+			# VmRSS, and its anonymous (private) and file-backed (the
+			# binary's and libraries' pages, shared) parts
+			awk '/^(VmRSS|RssAnon|RssFile):/ { printf "%s ", $2 } END { print "" }' "/proc/$srvpid/status" >>"$work/rss" || :
 			sleep 0.1
 		done
 		wait "$lg" || :
-		emit "Memory and size" "server RSS under load, median (kB)" "$impl" "$(sort -n "$work/rss" | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }')"
-		emit "Memory and size" "server RSS under load, peak (kB)" "$impl" "$(sort -n "$work/rss" | tail -1)"
+		median() { sort -n | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
+		emit "Memory and size" "server RSS under load, median (kB)" "$impl" "$(awk '{ print $1 }' "$work/rss" | median)"
+		emit "Memory and size" "server RSS under load, peak (kB)" "$impl" "$(awk '{ print $1 }' "$work/rss" | sort -n | tail -1)"
+		emit "Memory and size" "of which anonymous, median (kB)" "$impl" "$(awk '{ print $2 }' "$work/rss" | median)"
+		emit "Memory and size" "of which file-backed, median (kB)" "$impl" "$(awk '{ print $3 }' "$work/rss" | median)"
 		stop
 	done
 	size() { emit "Memory and size" "binary size (kB)" "$1" "$(($(stat -L -c %s "$2") / 1024))"; }
@@ -604,6 +623,7 @@ if has startup; then
 		emit "Start-up: argv0 /bin/true true (us per run)" "argv0" ours "$("$work/startup" "$STARTUP_N" "$work/argv0" /bin/true true)"
 		emit "Start-up: argv0 /bin/true true (us per run)" "argv0" "make build" "$("$work/startup" "$STARTUP_N" "$work/make/argv0" /bin/true true)"
 		emit "Start-up: argv0 /bin/true true (us per run)" "argv0" "Go floor" "$("$work/startup" "$STARTUP_N" "$work/gofloor" /bin/true true)"
+		emit "Start-up: argv0 /bin/true true (us per run)" "argv0" "Go floor, our std" "$("$work/startup" "$STARTUP_N" "$work/gofloorstd/gofloor" /bin/true true)"
 		emit "Start-up: argv0 /bin/true true (us per run)" "argv0" debian "$("$work/startup" "$STARTUP_N" "$REF_DIR/argv0" /bin/true true)"
 	done
 fi

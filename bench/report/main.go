@@ -655,7 +655,12 @@ machine single runs vary by 30% or more, medians much less.
 - tcprulescheck runs as a new process for each lookup, so its row is mostly
   process start: a static Go binary's runtime start costs about 2 ms of CPU
   on this kind of machine, a small C program's about 0.5 ms.
-- Memory is the server's own resident set (VmRSS), not its programs'. The
+- Memory is the server's own resident set (VmRSS), not its programs'.
+  Under load it is split into anonymous pages (the process's own: heap,
+  stacks, data) and file-backed ones (its binary's and libraries' pages,
+  shared with every process running them): a fault maps a whole folio of
+  the page cache, 64 kB for ours as make writes it (internal/lazybss), so
+  that a 4 kB page run maps its neighbours too. The
   binary size of ours is the whole static, stripped ucspi (every applet); the
   others are the files as Debian installs them, dynamically linked (libc not
   counted).
@@ -674,7 +679,10 @@ machine single runs vary by 30% or more, medians much less.
 - Start-up is bench/startup.c spawning the command and waiting for it, N
   times: argv0 /bin/true true for ours (the static binary, and the default
   make build), for bench/gofloor (a static Go program that only execs: the
-  floor for any Go program) and for Debian's argv0 (dynamic C).
+  floor for any Go program), for the same program linking every standard
+  package ucspi links ("Go floor, our std": their init functions run at every
+  start, whatever the applet; crypto/tls and its dependencies are most of
+  them) and for Debian's argv0 (dynamic C).
 - TLS: sslserver (-R -H -l0 -c 40 -b 4096, TCP_NODELAY by default as
   ucspi-ssl) against
   stunnel4 (exec = okprog: stunnel forks a process per connection, which
