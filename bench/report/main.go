@@ -664,9 +664,10 @@ machine single runs vary by 30% or more, medians much less.
   binary size of ours is the whole static, stripped ucspi (every applet); the
   others are the files as Debian installs them, dynamically linked (libc not
   counted).
-- Server CPU per connection is the server process's own user and system time
-  over a run, divided by its connections: for Debian's that includes the fork
-  of each child, for ours the whole per-connection path and the vfork.
+- Server CPU per connection is the time the server process's threads ran
+  over a run (their schedstat, in nanoseconds), divided by its connections:
+  for Debian's that includes the fork of each child, for ours the whole
+  per-connection path and the vfork.
 - Chains run tcpserver in front of argv0 or rblsmtpd in front of okprog, each
   implementation with its own argv0 and rblsmtpd. Ours does their work inside
   the server where they would only decide and exec (docs/tcpserver.md,
@@ -695,7 +696,7 @@ machine single runs vary by 30% or more, medians much less.
   program is /bin/cat of a 100 MB file. Memory is the growth of the PSS of
   the server's own processes (for stunnel, every stunnel process, not
   okprog) from none held to N held, divided by N. CPU: sslserver's own time
-  per connection; "handshake alone" is bench/tlsfloor, a Go server that only
+  per connection, in interleaved rounds; "handshake alone" is bench/tlsfloor, a Go server that only
   accepts, makes the handshake and writes "ok\n"; "ours minus handshake" is
   what the spawn, the socketpair and the relay add, to set against plain
   tcpserver's whole cost. With RSA-2048 the handshake is most of the cost,
