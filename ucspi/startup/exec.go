@@ -2,6 +2,7 @@ package startup
 
 import (
 	"encoding/binary"
+	"runtime"
 	"runtime/debug"
 	"strings"
 	"sync"
@@ -73,11 +74,19 @@ func Exec(path string, argv, env []string) error {
 			x.shut |= 1 << fd
 		}
 	}
-	// No garbage collection from here until execve when there are limits to
-	// lower: a collection in progress could need memory they refuse it, and
-	// crash the process. SetGCPercent(-1) waits for one to finish.
+	// When there are limits to lower, no Go code may run anywhere in the
+	// process between lowering them and execve: any new mapping the runtime
+	// made meanwhile (a collection's mark bits, a sweep's, another chunk of
+	// its own metadata) would be refused, and the runtime dies ("fatal
+	// error: runtime: cannot allocate memory", seen about once in 40 runs of
+	// tcpclient under softlimit -a on two busy cores). So: no collection
+	// (SetGCPercent(-1) waits for one in progress to end), and one processor,
+	// which this goroutine holds through execve (it never enters the
+	// scheduler there), so that no other goroutine, nor the runtime's
+	// sweeper, scavenger or collector, runs on another.
 	if x.nlim > 0 {
 		defer debug.SetGCPercent(debug.SetGCPercent(-1))
+		defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(1))
 	}
 	errno := execve(&x)
 	reopen(x.shut)
