@@ -8,8 +8,9 @@ package ssl
 // ClientHello, then signing), and the relay's goroutine once more sealing its
 // first record, each time with a dozen frames or more to copy. Growing each
 // goroutine to that size where it starts, with two or three frames on it, does
-// the same allocation with almost nothing to copy (make bench measured about 9
-// µs less server CPU a connection, some 3%).
+// the same allocation with almost nothing to copy: 3.6 growths a connection
+// became 2 shallow ones, and the server's CPU about 9 µs (3%) less a
+// connection, in six interleaved rounds at 8 in flight.
 
 // HandshakeStack grows the calling goroutine's stack to the 16 KB that a
 // server's handshake reaches, with an ECDSA or an RSA certificate alike.
