@@ -2,9 +2,11 @@ package ucspi
 
 import (
 	"os"
+	"runtime"
 	"runtime/debug"
 	"strconv"
 	"strings"
+	"time"
 
 	"golang.org/x/sys/unix"
 )
@@ -19,18 +21,54 @@ import (
 const gcPercent = 10
 
 // settle readies the server for its life in the accept loop, where it waits
-// far more than it works: a smaller heap goal, the start-up's garbage (option
-// parsing, every applet's registration) returned to the system, and the
-// start-up's code let go of: the pages of our binary's text and read-only data
-// it has touched so far are dropped from our resident set, to come back from
-// the page cache as the server uses them (a fraction: the runtime's hot paths
-// and the connection's).
-func settle() {
+// far more than it works: a smaller heap goal (for tcpserver, kept without the
+// sweeper's runway: see resetGoal), the start-up's garbage (option parsing,
+// every applet's registration) returned to the system, and the start-up's code
+// let go of: the pages of our binary's text and read-only data it has touched
+// so far are dropped from our resident set, to come back from the page cache
+// as the server uses them (a fraction: the runtime's hot paths and the
+// connection's). sslserver sets its own goals (keepGCSlack).
+func settle(plain bool) {
 	if _, set := os.LookupEnv("GOGC"); !set {
 		debug.SetGCPercent(gcPercent)
+		if plain {
+			afterEachGC(func() { time.AfterFunc(sweepTime, resetGoal) })
+		}
 	}
 	debug.FreeOSMemory()
 	dropReadOnly()
+}
+
+// sweepTime is how long after a collection tcpserver takes its sweep to be
+// over: a fraction of a millisecond on a heap of this size.
+const sweepTime = 10 * time.Millisecond
+
+// resetGoal has the runtime set its heap goal anew, sweepTime after a
+// collection. It sets the goal as marking ends, with the sweep still to come,
+// and then keeps it at least 1 MB above the live heap: runway for its
+// sweeper. tcpserver's live heap is tens of KB, so that runway is most of its
+// heap, and the pages it fills stay resident: about 1 MB of the server's 3 MB
+// of anonymous memory under load. Set again once the sweep is over, the goal
+// comes without the runway: a tenth over the live heap, at GOGC 10, and at
+// least the runtime's floor of 400 KB. Nothing tells when the sweep is over;
+// if it is not yet, the goal stays as the runtime set it.
+func resetGoal() { debug.SetGCPercent(gcPercent) }
+
+// afterEachGC calls f after every collection, from the finalizer (in the
+// finalizer goroutine) of an object it drops, set again each time.
+func afterEachGC(f func()) {
+	type tick struct {
+		_ *byte // not a tiny allocation, which may never be finalized
+		_ [8]byte
+	}
+	var arm func()
+	arm = func() {
+		runtime.SetFinalizer(&tick{}, func(*tick) {
+			f()
+			arm()
+		})
+	}
+	arm()
 }
 
 // dropReadOnly applies MADV_DONTNEED to the mappings of our binary that are

@@ -2,6 +2,9 @@ package ucspi
 
 import (
 	"os"
+	"runtime"
+	"runtime/debug"
+	"runtime/metrics"
 	"strconv"
 	"strings"
 	"testing"
@@ -52,4 +55,24 @@ func rssFile(t *testing.T) int {
 	}
 	t.Skip("no RssFile")
 	return 0
+}
+
+// TestResetGoal: a collection leaves the heap goal at least the sweeper's 1 MB
+// of runway above the live heap, whatever GOGC says; set again once the sweep
+// is over (runtime.GC sweeps before it returns), the goal comes without it.
+func TestResetGoal(t *testing.T) {
+	defer debug.SetGCPercent(debug.SetGCPercent(gcPercent))
+	samples := []metrics.Sample{{Name: "/gc/heap/goal:bytes"}, {Name: "/gc/heap/live:bytes"}}
+	runway := func() int64 {
+		metrics.Read(samples)
+		return int64(samples[0].Value.Uint64()) - int64(samples[1].Value.Uint64())
+	}
+	runtime.GC()
+	if r := runway(); r < 1<<20 {
+		t.Fatalf("after a collection the goal is %d bytes above the live heap, not 1 MB or more: the runtime has changed, and resetGoal may no longer be needed", r)
+	}
+	resetGoal()
+	if r := runway(); r >= 1<<20 {
+		t.Errorf("after resetGoal the goal is still %d bytes above the live heap", r)
+	}
 }

@@ -3,7 +3,7 @@ package ucspi
 import (
 	"net"
 	"net/netip"
-	"slices"
+	"sync"
 	"syscall"
 )
 
@@ -32,9 +32,20 @@ func (s *Server) serve(fd int, remote netip.AddrPort, scope uint32) {
 	case s.TLS != nil:
 		s.serveTLS(fd, c, scope, ruleVars)
 	default:
-		s.spawn(fd, c, s.environ(c, scope, ruleVars))
+		env := environments.Get().(*[]string)
+		*env = s.environ(*env, c, scope, ruleVars)
+		s.spawn(fd, c, *env)
+		clear(*env)
+		*env = (*env)[:0]
+		environments.Put(env)
 	}
 }
+
+// environments keep the programs' environments from one connection to the
+// next: the server's whole environment, made anew for each connection, was
+// half of the garbage tcpserver makes. The spawn has copied it by the time it
+// returns.
+var environments = sync.Pool{New: func() any { return new([]string) }}
 
 // failure is why a connection was dropped before its program ran, as 0.88's
 // warning words it: what failed, then the system's reason.
@@ -74,14 +85,15 @@ func (s *Server) accepted(fd int, remote netip.AddrPort) (*Description, *failure
 
 // environ is the program's environment: ours, the connection's variables,
 // TCP6INTERFACE for a link-local peer, then the rule's, later ones winning.
-func (s *Server) environ(c *Description, scope uint32, ruleVars []string) []string {
+// In the common case it is appended to dst.
+func (s *Server) environ(dst []string, c *Description, scope uint32, ruleVars []string) []string {
 	vars := c.Vars()
 	iface, linkLocal := s.interfaceVar(c, scope)
 	if !linkLocal && len(ruleVars) == 0 {
 		// The common case, on every connection: s.env holds none of the
 		// connection's variables (prepareSpawn took them out), so nothing
 		// needs replacing and no lookup tables need building.
-		return slices.Concat(s.env, vars)
+		return append(append(dst, s.env...), vars...)
 	}
 	if linkLocal {
 		vars = append(vars, iface)

@@ -164,7 +164,7 @@ func (s *Server) Run(operands []string) error {
 	s.admitted = newAdmission()
 	go s.kids.reap()
 	s.kids.status()
-	settle()
+	settle(s.TLS == nil)
 	s.acceptLoop()
 	select {} // SIGTERM stopped the loop to drain: its goroutine exits
 }

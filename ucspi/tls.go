@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"runtime"
 	"runtime/debug"
 	"runtime/metrics"
 	"slices"
@@ -169,34 +168,25 @@ const gcSlack = 4 << 20
 // the runtime's 100 (and its floor of a 4 MB goal) while that heap is small,
 // down to tcpserver's 10 as it grows (held connections), so that the garbage
 // allowed stays about gcSlack, not a tenth of the heap. It learns of each
-// collection from the finalizer of an object it drops, set again each time.
+// collection from afterEachGC.
 func keepGCSlack() {
 	samples := []metrics.Sample{
 		{Name: "/gc/heap/live:bytes"}, {Name: "/gc/scan/stack:bytes"}, {Name: "/gc/scan/globals:bytes"},
 	}
-	type tick struct {
-		_ *byte // not a tiny allocation, which may never be finalized
-		_ [8]byte
-	}
-	var arm func()
-	arm = func() {
-		runtime.SetFinalizer(&tick{}, func(*tick) {
-			metrics.Read(samples)
-			var scanned uint64
-			for _, s := range samples {
-				if s.Value.Kind() == metrics.KindUint64 {
-					scanned += s.Value.Uint64()
-				}
+	afterEachGC(func() {
+		metrics.Read(samples)
+		var scanned uint64
+		for _, s := range samples {
+			if s.Value.Kind() == metrics.KindUint64 {
+				scanned += s.Value.Uint64()
 			}
-			percent := 100
-			if scanned > 0 {
-				percent = int(max(gcPercent, min(100, gcSlack*100/scanned)))
-			}
-			debug.SetGCPercent(percent)
-			arm()
-		})
-	}
-	arm()
+		}
+		percent := 100
+		if scanned > 0 {
+			percent = int(max(gcPercent, min(100, gcSlack*100/scanned)))
+		}
+		debug.SetGCPercent(percent)
+	})
 }
 
 // WithoutSSL is env without the connection variables an outer sslserver or
