@@ -42,7 +42,9 @@ func readProxy(fd int, deadline time.Time) (ProxyHeader, error) {
 		}
 		got, err := recvRaw(fd, room, flags)
 		if err == syscall.EAGAIN {
-			got, err = w.recv(fd, room, flags, deadline)
+			if err = w.wait(fd, deadline); err == nil {
+				continue // something arrived: read it
+			}
 		}
 		switch {
 		case errors.Is(err, os.ErrDeadlineExceeded):
@@ -85,44 +87,42 @@ func recvRaw(fd int, p []byte, flags int) (int, error) {
 	}
 }
 
-// pollWait receives from a connection once it is readable, waiting in Go's
-// poller. The poller takes only non-blocking descriptors, so the first wait
-// makes the connection non-blocking and registers a duplicate of it; close
-// undoes both, leaving the connection blocking, as programs expect it.
+// pollWait waits in Go's poller for a connection to become readable. The
+// poller takes only non-blocking descriptors, so the first wait makes the
+// connection non-blocking and registers a duplicate of it; close undoes both,
+// leaving the connection blocking, as programs expect it.
 type pollWait struct {
 	f  *os.File
 	rc syscall.RawConn
 }
 
-// recv is recvRaw once the connection is readable, or the deadline's error.
-// The attempt is made from inside the poller's read, after it has armed
-// itself, so that bytes arriving just before the wait are not missed.
-func (w *pollWait) recv(fd int, p []byte, flags int, deadline time.Time) (int, error) {
+// wait returns once the connection has something to read (or has ended), or
+// with the deadline's error. It only peeks, from inside the poller's read,
+// after the poller has armed itself, so that bytes arriving just before the
+// wait are not missed; readProxy reads them itself, so that its buffer stays
+// on its stack (a closure the poller calls would move it to the heap).
+func (w *pollWait) wait(fd int, deadline time.Time) error {
 	if w.f == nil {
 		if err := syscall.SetNonblock(fd, true); err != nil {
-			return 0, err
+			return err
 		}
 		dup, err := unix.FcntlInt(uintptr(fd), unix.F_DUPFD_CLOEXEC, 0)
 		if err != nil {
-			return 0, err
+			return err
 		}
 		w.f = os.NewFile(uintptr(dup), "connection")
 		if w.rc, err = w.f.SyscallConn(); err != nil {
-			return 0, err
+			return err
 		}
 	}
 	if err := w.f.SetReadDeadline(deadline); err != nil {
-		return 0, err
+		return err
 	}
-	var n int
-	var err error
-	if rerr := w.rc.Read(func(uintptr) bool {
-		n, err = recvRaw(fd, p, flags)
+	return w.rc.Read(func(uintptr) bool {
+		var probe [1]byte
+		_, err := recvRaw(fd, probe[:], syscall.MSG_PEEK)
 		return err != syscall.EAGAIN
-	}); rerr != nil {
-		return 0, rerr
-	}
-	return n, err
+	})
 }
 
 func (w *pollWait) close(fd int) {
